@@ -1,0 +1,33 @@
+# The two commands of the README, and the checks. `make help` lists them.
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: help setup run test check lint typecheck bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+setup:  ## create .venv, install Clade and the embedded model, start Docker, build the base image
+	@bash scripts/setup.sh
+
+run: setup  ## set up, then run the main job on the embedded model
+	$(BIN)/clade doctor --load
+
+test: setup  ## set up, then run the checks and the whole test suite
+	$(MAKE) --no-print-directory check
+	$(BIN)/python -m pytest
+
+check: lint typecheck  ## ruff and mypy
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy agents orchestrator archive sandbox prompts
+
+bench:  ## run every benchmark under benchmarks/
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:  ## remove caches (keeps .venv and .clade)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache build *.egg-info

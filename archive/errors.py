@@ -1,0 +1,28 @@
+"""The base of every error Clade raises on purpose.
+
+It lives in ``archive/`` because that is the bottom layer: every other part may import it.
+The CLI prints a ``CladeError`` as one line (its message and, when set, what to do next)
+and exits non-zero; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class CladeError(Exception):
+    """An expected failure with a message for the user and, ideally, the fix."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class ConfigError(CladeError):
+    """A configuration value, file or command-line option is invalid."""
+
+    exit_code = 2

@@ -1,0 +1,52 @@
+"""The ``clade`` command line.
+
+Each command group lives in its own module and registers itself on :data:`app`. Modules
+here import only typer and rich at top level; heavy libraries (torch, transformers,
+litellm, docker, langgraph) are imported inside the commands, so ``clade --help`` is
+instant. ``main`` turns a :class:`CladeError` into one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from clade.archive.errors import CladeError
+
+app = typer.Typer(
+    name="clade",
+    help="Clade: an orchestrator for LLM agents that improve themselves.\n\n"
+    "Start with `clade doctor` to check this machine.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Clade: an orchestrator for LLM agents that improve themselves."""
+
+
+def _register() -> None:
+    # Imported here, not at the top, so the groups can import `app` helpers without cycles.
+    from clade.orchestrator.cli import archive, doctor, sandbox
+
+    for group in (doctor, archive, sandbox):
+        group.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Entry point of the ``clade`` console script."""
+    try:
+        app()
+    except CladeError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.secho("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,49 @@
+"""What a local inference engine (transformers, llama.cpp) offers the model layer.
+
+The litellm custom provider in this package routes ``transformers/<path>`` and
+``llamacpp/<path>`` to an engine that implements :class:`LocalEngine`; metering,
+budgets, record/replay and the sandbox socket sit above it and never see which engine
+answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
+
+class SamplingParams(BaseModel):
+    """Sampling parameters every engine must map faithfully."""
+
+    max_tokens: int = Field(default=256, ge=1, description="Upper bound on generated tokens.")
+    temperature: float = Field(default=0.0, ge=0.0, description="0 means greedy decoding.")
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    stop: list[str] = Field(
+        default_factory=list, description="Generation ends before any of these strings."
+    )
+    seed: int | None = Field(default=None, description="Seed for sampling; same seed, same text.")
+
+
+class Generation(BaseModel):
+    """One finished completion with its exact token usage."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: Literal["stop", "length"]
+
+
+@runtime_checkable
+class LocalEngine(Protocol):
+    """A model loaded in this process. ``generate`` is thread-safe; an engine may batch
+    calls that arrive together."""
+
+    name: str
+
+    def generate(
+        self, messages: Sequence[Mapping[str, Any]], params: SamplingParams
+    ) -> Generation: ...
+
+    def close(self) -> None: ...
