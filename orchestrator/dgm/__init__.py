@@ -1,0 +1,1 @@
+"""Darwin-Gödel self-improvement runs: parent selection, diagnosis, the LangGraph graph."""
