@@ -1,0 +1,123 @@
+"""The YAML config of ``clade run`` (pydantic-validated; every option documented).
+
+See ``examples/run.yaml`` for a complete file. ``--set key.sub=value`` overrides any
+field with a YAML-parsed value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from clade.archive.errors import ConfigError
+from clade.orchestrator.models.spec import ModelsConfig
+
+from .selection import PolicyName
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Stage(_Strict):
+    """One stage of staged evaluation: run ``tasks`` tasks; go on only if the score clears ``threshold``."""
+
+    tasks: int = Field(ge=1, description="Tasks in this stage (a prefix of the evaluator's split).")
+    threshold: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Share of this stage's tasks to solve before the next stage runs."
+    )
+
+
+class EvaluationConfig(_Strict):
+    evaluator: str = Field(default="humaneval", description="Evaluator name or import path (module:Class).")
+    options: dict[str, Any] = Field(default_factory=dict, description="Options for the evaluator's constructor.")
+    split: str = Field(default="dev", description="Split that selection sees (the test split stays held out).")
+    stages: list[Stage] = Field(
+        default_factory=lambda: [Stage(tasks=10, threshold=0.4), Stage(tasks=50)],
+        min_length=1,
+        description="Staged evaluation, as in the Darwin Gödel Machine: a small stage, then a larger one.",
+    )
+
+
+class SelectionConfig(_Strict):
+    policy: PolicyName = Field(default="score_child_prop", description="How parents are chosen.")
+    children_per_generation: int = Field(default=2, ge=1, description="Children made per generation.")
+    keep_better: bool = Field(default=False, description="Admit a child only if it beats its parent.")
+
+
+class AgentLimits(_Strict):
+    """Limits of one agent attempt (self-modification or one task)."""
+
+    max_steps: int = Field(default=12, ge=1, description="Model turns per attempt.")
+    max_seconds: float = Field(default=300.0, gt=0, description="Wall time per attempt.")
+    max_tokens: int = Field(default=30_000, ge=1, description="Tokens per attempt, over all its calls.")
+    command_timeout: float = Field(default=30.0, gt=0, description="Wall time of one shell command.")
+
+
+class Budget(_Strict):
+    """When the run stops; whichever is reached first."""
+
+    generations: int = Field(default=3, ge=0, description="Generations after the seed.")
+    max_tokens: int | None = Field(default=None, ge=1, description="Model tokens over the whole run.")
+    max_usd: float | None = Field(default=None, gt=0, description="Dollars over the whole run.")
+    max_hours: float | None = Field(default=None, gt=0, description="Wall time of the run.")
+
+
+class RunConfig(_Strict):
+    """Everything a self-improvement run needs."""
+
+    name: str = Field(default="", description="A label for the run.")
+    seed: int = Field(default=0, description="Seed of parent selection (runs are reproducible with the scripted model).")
+    agent: Path | None = Field(default=None, description="Folder of the seed agent; default: the built-in agents/coder.")
+    models: ModelsConfig = Field(default_factory=ModelsConfig, description="Models per role.")
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    selection: SelectionConfig = Field(default_factory=SelectionConfig)
+    agent_limits: AgentLimits = Field(default_factory=AgentLimits)
+    budget: Budget = Field(default_factory=Budget)
+    parallelism: int = Field(default=2, ge=1, le=16, description="Children worked on at once.")
+
+    @model_validator(mode="after")
+    def _stages_grow(self) -> RunConfig:
+        sizes = [s.tasks for s in self.evaluation.stages]
+        if sizes != sorted(sizes):
+            raise ValueError(f"evaluation stages must not shrink: {sizes}")
+        return self
+
+
+def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        node = tree.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {dotted}: {key} is not a section")
+        tree = node
+    tree[leaf] = value
+
+
+def load_config(path: Path | None, overrides: Sequence[str] = ()) -> RunConfig:
+    """Read ``path`` (or the defaults), apply ``key=value`` overrides, validate."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path} must hold a mapping of options")
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. budget.generations=2")
+        _set(data, key.strip(), yaml.safe_load(raw))
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "config"
+        raise ConfigError(f"{where}: {first['msg']}", hint=f"{exc.error_count()} problem(s); see examples/run.yaml") from None

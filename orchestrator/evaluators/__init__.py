@@ -1,0 +1,1 @@
+"""Benchmark evaluators: the protocol, the registry, and the built-ins."""

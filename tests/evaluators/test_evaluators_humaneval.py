@@ -1,0 +1,78 @@
+"""HumanEval and the registry, graded by a plain subprocess (the sandboxed grader has its own tests)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from clade.archive.errors import ConfigError
+from clade.orchestrator.evaluators.base import Evaluator, GradeResult
+from clade.orchestrator.evaluators.humaneval import HumanEval
+from clade.orchestrator.evaluators.registry import load_evaluator
+
+
+class SubprocessGrader:
+    def __init__(self, root: Path) -> None:
+        self.root, self.calls = root, 0
+
+    def run(self, files, command, timeout):
+        self.calls += 1
+        workdir = self.root / str(self.calls)
+        workdir.mkdir()
+        for name, text in files.items():
+            (workdir / name).write_text(text)
+        try:
+            done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return GradeResult(exit_code=-9, output="", timed_out=True)
+        return GradeResult(exit_code=done.returncode, output=done.stdout + done.stderr)
+
+
+def test_splits_partition_the_164_problems_stably():
+    humaneval = HumanEval()
+    dev, test = humaneval.tasks("dev"), humaneval.tasks("test")
+    assert len(dev) + len(test) == 164 and not {t.id for t in dev} & {t.id for t in test}
+    assert [t.id for t in HumanEval().tasks("dev")] == [t.id for t in dev]
+    assert all("solution.py" in t.files for t in dev)
+
+
+def test_canonical_solutions_pass_and_stubs_fail(tmp_path):
+    humaneval, grader = HumanEval(timeout=10), SubprocessGrader(tmp_path)
+    tasks = humaneval.tasks("dev")[:5]
+    for task in tasks:
+        assert humaneval.score(task, humaneval.canonical_outputs(task), grader).passed
+    stub = humaneval.score(tasks[0], tasks[0].files, grader)
+    assert not stub.passed and "AssertionError" in stub.detail
+
+
+@pytest.mark.parametrize(
+    ("solution", "detail"),
+    [
+        ("import sys\nsys.exit(0)\n", "SystemExit"),
+        ("print('CLADE_HUMANEVAL_PASSED')\nraise SystemExit(0)\n", "SystemExit"),
+        ("import os\nprint('CLADE_HUMANEVAL_PASSED')\nos._exit(0)\n", "TypeError"),
+        ("while True: pass\n", "timed out"),
+        (None, "missing"),
+    ],
+)
+def test_cheats_and_hangs_fail(tmp_path, solution, detail):
+    humaneval = HumanEval(timeout=2)
+    task = humaneval.tasks("dev")[0]
+    outputs = {} if solution is None else {"solution.py": solution}
+    score = humaneval.score(task, outputs, SubprocessGrader(tmp_path))
+    assert not score.passed and detail in score.detail
+
+
+def test_registry_loads_builtins_and_import_paths():
+    assert isinstance(load_evaluator("humaneval"), Evaluator)
+    assert load_evaluator("clade.orchestrator.evaluators.humaneval:HumanEval", timeout=3).timeout == 3
+    with pytest.raises(ConfigError, match="unknown evaluator 'nope'"):
+        load_evaluator("nope")
+    with pytest.raises(ConfigError, match="cannot import"):
+        load_evaluator("no_such_module:Thing")
+    with pytest.raises(ConfigError, match="bad options"):
+        load_evaluator("humaneval", colour="red")
+    with pytest.raises(ConfigError, match="not an evaluator"):
+        load_evaluator("pathlib:Path")
