@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
 from clade.archive.errors import ConfigError
 from clade.orchestrator.models.spec import ModelsConfig
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .selection import PolicyName
 
@@ -28,14 +27,23 @@ class Stage(_Strict):
 
     tasks: int = Field(ge=1, description="Tasks in this stage (a prefix of the evaluator's split).")
     threshold: float = Field(
-        default=0.0, ge=0.0, le=1.0, description="Share of this stage's tasks to solve before the next stage runs."
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of this stage's tasks to solve before the next stage runs.",
     )
 
 
 class EvaluationConfig(_Strict):
-    evaluator: str = Field(default="humaneval", description="Evaluator name or import path (module:Class).")
-    options: dict[str, Any] = Field(default_factory=dict, description="Options for the evaluator's constructor.")
-    split: str = Field(default="dev", description="Split that selection sees (the test split stays held out).")
+    evaluator: str = Field(
+        default="humaneval", description="Evaluator name or import path (module:Class)."
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Options for the evaluator's constructor."
+    )
+    split: str = Field(
+        default="dev", description="Split that selection sees (the test split stays held out)."
+    )
     stages: list[Stage] = Field(
         default_factory=lambda: [Stage(tasks=10, threshold=0.4), Stage(tasks=50)],
         min_length=1,
@@ -45,8 +53,12 @@ class EvaluationConfig(_Strict):
 
 class SelectionConfig(_Strict):
     policy: PolicyName = Field(default="score_child_prop", description="How parents are chosen.")
-    children_per_generation: int = Field(default=2, ge=1, description="Children made per generation.")
-    keep_better: bool = Field(default=False, description="Admit a child only if it beats its parent.")
+    children_per_generation: int = Field(
+        default=2, ge=1, description="Children made per generation."
+    )
+    keep_better: bool = Field(
+        default=False, description="Admit a child only if it beats its parent."
+    )
 
 
 class AgentLimits(_Strict):
@@ -54,15 +66,21 @@ class AgentLimits(_Strict):
 
     max_steps: int = Field(default=12, ge=1, description="Model turns per attempt.")
     max_seconds: float = Field(default=300.0, gt=0, description="Wall time per attempt.")
-    max_tokens: int = Field(default=30_000, ge=1, description="Tokens per attempt, over all its calls.")
-    command_timeout: float = Field(default=30.0, gt=0, description="Wall time of one shell command.")
+    max_tokens: int = Field(
+        default=30_000, ge=1, description="Tokens per attempt, over all its calls."
+    )
+    command_timeout: float = Field(
+        default=30.0, gt=0, description="Wall time of one shell command."
+    )
 
 
 class Budget(_Strict):
     """When the run stops; whichever is reached first."""
 
     generations: int = Field(default=3, ge=0, description="Generations after the seed.")
-    max_tokens: int | None = Field(default=None, ge=1, description="Model tokens over the whole run.")
+    max_tokens: int | None = Field(
+        default=None, ge=1, description="Model tokens over the whole run."
+    )
     max_usd: float | None = Field(default=None, gt=0, description="Dollars over the whole run.")
     max_hours: float | None = Field(default=None, gt=0, description="Wall time of the run.")
 
@@ -71,8 +89,13 @@ class RunConfig(_Strict):
     """Everything a self-improvement run needs."""
 
     name: str = Field(default="", description="A label for the run.")
-    seed: int = Field(default=0, description="Seed of parent selection (runs are reproducible with the scripted model).")
-    agent: Path | None = Field(default=None, description="Folder of the seed agent; default: the built-in agents/coder.")
+    seed: int = Field(
+        default=0,
+        description="Seed of parent selection (runs are reproducible with the scripted model).",
+    )
+    agent: Path | None = Field(
+        default=None, description="Folder of the seed agent; default: the built-in agents/coder."
+    )
     models: ModelsConfig = Field(default_factory=ModelsConfig, description="Models per role.")
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
@@ -120,4 +143,7 @@ def load_config(path: Path | None, overrides: Sequence[str] = ()) -> RunConfig:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "config"
-        raise ConfigError(f"{where}: {first['msg']}", hint=f"{exc.error_count()} problem(s); see examples/run.yaml") from None
+        raise ConfigError(
+            f"{where}: {first['msg']}",
+            hint=f"{exc.error_count()} problem(s); see examples/run.yaml",
+        ) from None

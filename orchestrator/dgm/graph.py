@@ -47,7 +47,9 @@ class Steps(Protocol):
         """Run the parent on its own code with the proposal; return the child's tree hash."""
         ...
 
-    def evaluate(self, candidate: Candidate, tasks: list[Task]) -> list[tuple[Score, dict[str, Any]]]:
+    def evaluate(
+        self, candidate: Candidate, tasks: list[Task]
+    ) -> list[tuple[Score, dict[str, Any]]]:
         """Run the candidate on ``tasks`` and score them; each score comes with its log facts."""
         ...
 
@@ -75,7 +77,7 @@ class DGMRun:
     evaluator: Evaluator
     steps: Steps
     started: float = 0.0
-    emit: Emit = lambda event: None  # noqa: E731
+    emit: Emit = lambda event: None
 
     # -- nodes -----------------------------------------------------------------------
     def seed(self, state: RunState) -> RunState:
@@ -83,7 +85,10 @@ class DGMRun:
         seed = self._find(run_id, "seed")
         if seed is None:
             seed = self.archive.add_candidate(
-                run_id, self.steps.seed_tree(), status=CandidateStatus.EVALUATING, meta={"key": "seed"}
+                run_id,
+                self.steps.seed_tree(),
+                status=CandidateStatus.EVALUATING,
+                meta={"key": "seed"},
             )
         if seed.status == CandidateStatus.EVALUATING:
             score = self._evaluate_in_stages(seed)
@@ -109,7 +114,9 @@ class DGMRun:
             for s in self.archive.selection_inputs(run_id, self.config.evaluation.evaluator)
         ]
         rng = random.Random(f"{self.config.seed}:{generation}")
-        parents = select_parents(self.config.selection.policy, nodes, self.config.selection.children_per_generation, rng)
+        parents = select_parents(
+            self.config.selection.policy, nodes, self.config.selection.children_per_generation, rng
+        )
         self.emit({"event": "generation", "generation": generation, "parents": parents})
         return [
             Send("child", ChildTask(run_id=run_id, generation=generation, index=i, parent_id=p))
@@ -171,7 +178,15 @@ class DGMRun:
                 reason = f"score {score:.3f} does not beat its parent's {parent_score:.3f}"
         status = CandidateStatus.ADMITTED if reason is None else CandidateStatus.REJECTED
         self.archive.set_status(child.id, status, reason)
-        self.emit({"event": "child", "candidate": child.id, "status": status.value, "score": score, "reason": reason})
+        self.emit(
+            {
+                "event": "child",
+                "candidate": child.id,
+                "status": status.value,
+                "score": score,
+                "reason": reason,
+            }
+        )
 
     def _evaluate_in_stages(self, candidate: Candidate) -> float:
         """Run the stages, skipping tasks already recorded; returns the mean score so far."""
@@ -185,9 +200,14 @@ class DGMRun:
                 results = self.steps.evaluate(candidate, todo)
                 self.archive.add_evaluations(
                     {
-                        "candidate_id": candidate.id, "evaluator": self.evaluator.name,
-                        "split": evaluation.split, "task_id": t.id, "score": s.score, "passed": s.passed,
-                        "duration_s": facts.get("duration_s", 0.0), "tokens": facts.get("tokens", 0),
+                        "candidate_id": candidate.id,
+                        "evaluator": self.evaluator.name,
+                        "split": evaluation.split,
+                        "task_id": t.id,
+                        "score": s.score,
+                        "passed": s.passed,
+                        "duration_s": facts.get("duration_s", 0.0),
+                        "tokens": facts.get("tokens", 0),
                         "log_hash": self.archive.put_log(facts.get("log", s.detail)),
                     }  # fmt: skip
                     for t, (s, facts) in zip(todo, results, strict=True)
@@ -204,7 +224,9 @@ class DGMRun:
         return self.archive.find_candidate(run_id, key)
 
     def _recorded(self, candidate_id: str) -> dict[str, float]:
-        return self.archive.task_scores(candidate_id, self.evaluator.name, self.config.evaluation.split)
+        return self.archive.task_scores(
+            candidate_id, self.evaluator.name, self.config.evaluation.split
+        )
 
     def _mean(self, candidate_id: str) -> float:
         scores = self._recorded(candidate_id)
@@ -216,7 +238,11 @@ class DGMRun:
     def _failures(self, parent: Candidate) -> list[tuple[Task, Score]]:
         scores = self._recorded(parent.id)
         tasks = {t.id: t for t in self.evaluator.tasks(self.config.evaluation.split)}  # type: ignore[arg-type]
-        return [(tasks[i], Score(score=s, passed=False)) for i, s in scores.items() if s < 1.0 and i in tasks]
+        return [
+            (tasks[i], Score(score=s, passed=False))
+            for i, s in scores.items()
+            if s < 1.0 and i in tasks
+        ]
 
     def _clade(self, candidate_id: str) -> tuple[int, int]:
         stats = self.archive.clade_stats(candidate_id, self.config.evaluation.evaluator)
@@ -231,7 +257,10 @@ class DGMRun:
             return f"token budget spent ({tokens} >= {budget.max_tokens})"
         if budget.max_usd is not None and usd >= budget.max_usd:
             return f"dollar budget spent (${usd:.4f} >= ${budget.max_usd})"
-        if budget.max_hours is not None and time.monotonic() - self.started >= budget.max_hours * 3600:
+        if (
+            budget.max_hours is not None
+            and time.monotonic() - self.started >= budget.max_hours * 3600
+        ):
             return f"time budget spent ({budget.max_hours} h)"
         return None
 

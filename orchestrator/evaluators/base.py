@@ -24,7 +24,9 @@ class Task(BaseModel):
 
     id: str = Field(description="Unique within the evaluator, stable across runs.")
     statement: str = Field(description="What the agent is asked to do.")
-    files: dict[str, str] = Field(default_factory=dict, description="Starting files of the work directory.")
+    files: dict[str, str] = Field(
+        default_factory=dict, description="Starting files of the work directory."
+    )
 
 
 class Score(BaseModel):

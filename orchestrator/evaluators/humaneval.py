@@ -73,7 +73,9 @@ class HumanEval:
         problem = _problems()[task.id]
         files = {
             SOLUTION: solution,
-            "problem.json": json.dumps({"test": problem["test"], "entry_point": problem["entry_point"]}),
+            "problem.json": json.dumps(
+                {"test": problem["test"], "entry_point": problem["entry_point"]}
+            ),
             "grade.py": HARNESS.format(passed=PASSED),
         }
         result = grader.run(files, ["python3", "grade.py"], self.timeout)

@@ -19,6 +19,9 @@ ENTRY_POINT_GROUP = "clade.evaluators"
 
 BUILTINS: dict[str, str] = {
     "humaneval": "clade.orchestrator.evaluators.humaneval:HumanEval",
+    "game24": "clade.orchestrator.evaluators.generated:Game24",
+    "word-sorting": "clade.orchestrator.evaluators.generated:WordSorting",
+    "multistep-arithmetic": "clade.orchestrator.evaluators.generated:MultistepArithmetic",
 }
 
 
@@ -60,7 +63,11 @@ def load_evaluator(spec: str, **options: Any) -> Evaluator:
     except TypeError as exc:
         raise ConfigError(f"bad options for evaluator {spec!r}: {exc}") from exc
     except Exception as exc:
-        raise ConfigError(f"evaluator {spec!r} failed to start: {type(exc).__name__}: {exc}") from exc
+        raise ConfigError(
+            f"evaluator {spec!r} failed to start: {type(exc).__name__}: {exc}"
+        ) from exc
     if not isinstance(evaluator, Evaluator):
-        raise ConfigError(f"{path} is not an evaluator: it needs a name, tasks(split) and score(...)")
+        raise ConfigError(
+            f"{path} is not an evaluator: it needs a name, tasks(split) and score(...)"
+        )
     return evaluator

@@ -6,7 +6,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from clade.archive.errors import ConfigError
 from clade.orchestrator.evaluators.base import Evaluator, GradeResult
 from clade.orchestrator.evaluators.humaneval import HumanEval
@@ -24,7 +23,9 @@ class SubprocessGrader:
         for name, text in files.items():
             (workdir / name).write_text(text)
         try:
-            done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=timeout)
+            done = subprocess.run(
+                command, cwd=workdir, capture_output=True, text=True, timeout=timeout
+            )
         except subprocess.TimeoutExpired:
             return GradeResult(exit_code=-9, output="", timed_out=True)
         return GradeResult(exit_code=done.returncode, output=done.stdout + done.stderr)
@@ -67,7 +68,9 @@ def test_cheats_and_hangs_fail(tmp_path, solution, detail):
 
 def test_registry_loads_builtins_and_import_paths():
     assert isinstance(load_evaluator("humaneval"), Evaluator)
-    assert load_evaluator("clade.orchestrator.evaluators.humaneval:HumanEval", timeout=3).timeout == 3
+    assert (
+        load_evaluator("clade.orchestrator.evaluators.humaneval:HumanEval", timeout=3).timeout == 3
+    )
     with pytest.raises(ConfigError, match="unknown evaluator 'nope'"):
         load_evaluator("nope")
     with pytest.raises(ConfigError, match="cannot import"):

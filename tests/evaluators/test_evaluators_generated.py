@@ -1,0 +1,70 @@
+"""Locally generated tasks: Game of 24, word sorting, multistep arithmetic."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from clade.orchestrator.evaluators.generated import (
+    Game24,
+    MultistepArithmetic,
+    WordSorting,
+    solvable_24,
+)
+
+NO_GRADER = None  # these evaluators score on the host and never call a grader
+
+
+def test_game24_has_every_solvable_puzzle_and_only_those():
+    puzzles = solvable_24()
+    assert (1, 1, 1, 1) not in puzzles and (1, 2, 3, 4) in puzzles and (3, 3, 8, 8) in puzzles
+    assert len(puzzles) == 1362  # the well-known count of solvable hands from 1..13
+    game = Game24()
+    assert len(game.tasks("dev")) + len(game.tasks("test")) == len(puzzles)
+
+
+@pytest.mark.parametrize(
+    ("answer", "passed", "detail"),
+    [
+        ("8 / (3 - 8 / 3)", True, ""),
+        ("8/(3-8/3) = 24", True, ""),
+        ("3 * 8", False, "uses [3, 8]"),
+        ("8 * 3 + 3 - 3 + 8 - 8", False, "uses"),
+        ("(8 + 8) * 3 / 3", False, "equals 16"),
+        ("__import__('os')", False, "not a valid expression"),
+        ("-3 + 3 + 8 * 3 + 8 - 8", False, "not a valid expression"),
+        ("8 / (3 - 3) + 8 + 8", False, "division by zero"),
+    ],
+)
+def test_game24_checks_functionally(answer, passed, detail):
+    score = Game24().score(
+        Game24().tasks("dev")[0].model_copy(update={"id": "24-3-3-8-8"}),
+        {"answer.txt": answer},
+        NO_GRADER,
+    )
+    assert score.passed is passed and detail in score.detail
+
+
+def test_seeded_tasks_are_reproducible_and_scored_exactly():
+    words = WordSorting(n=20, seed=7)
+    task = words.tasks("dev")[0]
+    listed = task.statement.split(": ", 1)[1].split("\n")[0].split()
+    assert words.score(
+        task, {"answer.txt": " ".join(sorted(listed)).upper() + "\n"}, NO_GRADER
+    ).passed
+    assert not words.score(task, {"answer.txt": " ".join(listed[::-1] + ["x"])}, NO_GRADER).passed
+    assert [t.statement for t in WordSorting(n=20, seed=7).tasks("dev")] == [
+        t.statement for t in words.tasks("dev")
+    ]
+    assert [t.statement for t in WordSorting(n=20, seed=8).tasks("dev")] != [
+        t.statement for t in words.tasks("dev")
+    ]
+
+
+def test_multistep_arithmetic_answers_match_python():
+    arith = MultistepArithmetic(n=30, seed=1)
+    for task in arith.tasks("dev") + arith.tasks("test"):
+        expression = re.search(r"Compute (.*)\. Answer", task.statement).group(1)
+        assert arith.score(task, {"answer.txt": str(eval(expression))}, NO_GRADER).passed
+        assert not arith.score(task, {"answer.txt": str(eval(expression) + 1)}, NO_GRADER).passed
+    assert not arith.score(arith.tasks("dev")[0], {}, NO_GRADER).passed
