@@ -209,7 +209,7 @@ class DGMRun:
                         "duration_s": facts.get("duration_s", 0.0),
                         "tokens": facts.get("tokens", 0),
                         "log_hash": self.archive.put_log(facts.get("log", s.detail)),
-                    }  # fmt: skip
+                    }
                     for t, (s, facts) in zip(todo, results, strict=True)
                 )
                 done = self._recorded(candidate.id)

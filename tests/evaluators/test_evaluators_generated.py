@@ -52,7 +52,7 @@ def test_seeded_tasks_are_reproducible_and_scored_exactly():
     assert words.score(
         task, {"answer.txt": " ".join(sorted(listed)).upper() + "\n"}, NO_GRADER
     ).passed
-    assert not words.score(task, {"answer.txt": " ".join(listed[::-1] + ["x"])}, NO_GRADER).passed
+    assert not words.score(task, {"answer.txt": " ".join([*listed[::-1], "x"])}, NO_GRADER).passed
     assert [t.statement for t in WordSorting(n=20, seed=7).tasks("dev")] == [
         t.statement for t in words.tasks("dev")
     ]
