@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from clade.archive.errors import ConfigError
+from clade.orchestrator.evaluators.runner import AgentLimits
 from clade.orchestrator.models.spec import ModelsConfig
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -61,17 +62,15 @@ class SelectionConfig(_Strict):
     )
 
 
-class AgentLimits(_Strict):
-    """Limits of one agent attempt (self-modification or one task)."""
+class SandboxOptions(_Strict):
+    """Where agents run."""
 
-    max_steps: int = Field(default=12, ge=1, description="Model turns per attempt.")
-    max_seconds: float = Field(default=300.0, gt=0, description="Wall time per attempt.")
-    max_tokens: int = Field(
-        default=30_000, ge=1, description="Tokens per attempt, over all its calls."
+    backend: Literal["docker", "local"] = Field(
+        default="docker", description="docker (isolated), or local: subprocesses with no isolation (UNSAFE)."
     )
-    command_timeout: float = Field(
-        default=30.0, gt=0, description="Wall time of one shell command."
-    )
+    image: str | None = Field(default=None, description="Agent image; default: the one `clade sandbox build` makes.")
+    memory_mb: int = Field(default=2048, ge=64, description="Memory limit of each sandbox, MiB.")
+    cpus: float = Field(default=2.0, gt=0, description="CPU limit of each sandbox, cores.")
 
 
 class Budget(_Strict):
@@ -100,6 +99,7 @@ class RunConfig(_Strict):
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
     agent_limits: AgentLimits = Field(default_factory=AgentLimits)
+    sandbox: SandboxOptions = Field(default_factory=SandboxOptions)
     budget: Budget = Field(default_factory=Budget)
     parallelism: int = Field(default=2, ge=1, le=16, description="Children worked on at once.")
 

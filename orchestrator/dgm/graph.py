@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Protocol, TypedDict
 
 from clade.archive.facade import Archive
+from clade.archive.progress import TaskResult
 from clade.archive.tables import Candidate, CandidateStatus
 from clade.orchestrator.evaluators.base import Evaluator, Score, Task
 
@@ -41,7 +42,9 @@ class Steps(Protocol):
         """Store the seed agent's tree; return its hash."""
         ...
 
-    def diagnose(self, parent: Candidate, failures: list[tuple[Task, Score]]) -> Proposal: ...
+    def diagnose(self, parent: Candidate, failures: list[tuple[Task, Score, str]]) -> Proposal:
+        """Propose an improvement from the parent's failed tasks (task, score, log)."""
+        ...
 
     def self_modify(self, parent: Candidate, proposal: Proposal, key: str) -> str:
         """Run the parent on its own code with the proposal; return the child's tree hash."""
@@ -191,7 +194,7 @@ class DGMRun:
     def _evaluate_in_stages(self, candidate: Candidate) -> float:
         """Run the stages, skipping tasks already recorded; returns the mean score so far."""
         evaluation = self.config.evaluation
-        all_tasks = self.evaluator.tasks(evaluation.split)  # type: ignore[arg-type]
+        all_tasks = self._tasks()
         done = self._recorded(candidate.id)
         for stage in evaluation.stages:
             tasks = all_tasks[: stage.tasks]
@@ -223,26 +226,34 @@ class DGMRun:
     def _find(self, run_id: str, key: str) -> Candidate | None:
         return self.archive.find_candidate(run_id, key)
 
+    def _results(self, candidate_id: str) -> dict[str, TaskResult]:
+        split = self.config.evaluation.split
+        return self.archive.task_results(candidate_id, self.evaluator.name, split)
+
     def _recorded(self, candidate_id: str) -> dict[str, float]:
-        return self.archive.task_scores(
-            candidate_id, self.evaluator.name, self.config.evaluation.split
-        )
+        return {task_id: r.score for task_id, r in self._results(candidate_id).items()}
 
     def _mean(self, candidate_id: str) -> float:
         scores = self._recorded(candidate_id)
         return sum(scores.values()) / len(scores) if scores else 0.0
 
     def _solved(self, candidate: Candidate) -> int:
-        return sum(1 for s in self._recorded(candidate.id).values() if s > 0)
+        return sum(1 for r in self._results(candidate.id).values() if r.passed)
 
-    def _failures(self, parent: Candidate) -> list[tuple[Task, Score]]:
-        scores = self._recorded(parent.id)
-        tasks = {t.id: t for t in self.evaluator.tasks(self.config.evaluation.split)}  # type: ignore[arg-type]
+    def _failures(self, parent: Candidate) -> list[tuple[Task, Score, str]]:
+        """The parent's unsolved tasks, each with its score and log, for diagnosis."""
+        tasks = {t.id: t for t in self._tasks()}
         return [
-            (tasks[i], Score(score=s, passed=False))
-            for i, s in scores.items()
-            if s < 1.0 and i in tasks
+            (tasks[task_id], Score(score=r.score, passed=False), self._log(r.log_hash))
+            for task_id, r in sorted(self._results(parent.id).items())
+            if not r.passed and task_id in tasks
         ]
+
+    def _log(self, log_hash: str | None) -> str:
+        return self.archive.get_log(log_hash) if log_hash else ""
+
+    def _tasks(self) -> list[Task]:
+        return self.evaluator.tasks(self.config.evaluation.split)  # type: ignore[arg-type]
 
     def _clade(self, candidate_id: str) -> tuple[int, int]:
         stats = self.archive.clade_stats(candidate_id, self.config.evaluation.evaluator)
@@ -259,7 +270,7 @@ class DGMRun:
             return f"dollar budget spent (${usd:.4f} >= ${budget.max_usd})"
         if (
             budget.max_hours is not None
-            and time.monotonic() - self.started >= budget.max_hours * 3600
+            and time.time() - self.started >= budget.max_hours * 3600
         ):
             return f"time budget spent ({budget.max_hours} h)"
         return None

@@ -1,0 +1,117 @@
+"""Start or resume a self-improvement run: wire the archive, models, sandboxes and graph.
+
+The archive is the record; the LangGraph checkpointer (SQLite beside a SQLite archive,
+PostgreSQL beside a PostgreSQL one) is where the graph stands. ``resume`` re-invokes the
+graph with the run's id as its thread and no input, which continues after the last
+finished step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from clade.archive.errors import ConfigError
+from clade.archive.facade import Archive
+from clade.orchestrator.config import settings
+
+from .config import RunConfig
+from .graph import DGMRun, Emit, Steps, build_graph
+
+
+def open_archive() -> Archive:
+    home = settings().home
+    home.mkdir(parents=True, exist_ok=True)
+    return Archive(settings().archive_url, home / "blobs")
+
+
+@contextmanager
+def checkpointer(url: str, home: Path) -> Iterator[Any]:
+    """The LangGraph checkpointer that lives beside the archive."""
+    if url.startswith("postgresql"):
+        try:
+            from langgraph.checkpoint.postgres import PostgresSaver
+        except ImportError:
+            raise ConfigError(
+                "a PostgreSQL archive needs langgraph-checkpoint-postgres", hint="pip install 'clade-agents[postgres]'"
+            ) from None
+        with PostgresSaver.from_conn_string(url.replace("postgresql+psycopg://", "postgresql://")) as saver:
+            saver.setup()
+            yield saver
+        return
+    import sqlite3
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    connection = sqlite3.connect(home / "checkpoints.db", check_same_thread=False)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        yield SqliteSaver(connection)
+    finally:
+        connection.close()
+
+
+def real_steps(archive: Archive, run_id: str, config: RunConfig, evaluator: Any) -> Steps:
+    """Steps backed by the model layer (metered into the archive) and Docker sandboxes."""
+    from clade.orchestrator.models.gateway import Gateway
+    from clade.orchestrator.models.layer import ModelLayer
+    from clade.orchestrator.models.metering import Budget
+    from clade.sandbox import SandboxConfig
+
+    from .steps import SandboxSteps
+
+    def sink(record: Any) -> None:
+        archive.record_model_call(**record.model_dump(exclude={"created_at"}), created_at=record.created_at)
+
+    layer = ModelLayer(config.models, sink=sink, run_id=run_id)
+    tracker = layer.set_budget(run_id, Budget(max_tokens=config.budget.max_tokens, max_usd=config.budget.max_usd))
+    tracker.tokens, tracker.usd = archive.run_usage(run_id)  # what earlier sessions spent
+    factory, image = _sandbox_backend(config)
+    sandbox_config = SandboxConfig(image=image, memory_mb=config.sandbox.memory_mb, cpus=config.sandbox.cpus)
+    return SandboxSteps(
+        archive, run_id, evaluator, Gateway(layer), factory, sandbox_config,
+        config.agent_limits, config.parallelism, config.agent,
+    )  # fmt: skip
+
+
+def _sandbox_backend(config: RunConfig) -> tuple[Any, str]:
+    """The sandbox class and image of a run; builds the agent image when it is out of date."""
+    from clade.sandbox import DockerSandbox, LocalSandbox
+
+    if config.sandbox.backend == "local":
+        return LocalSandbox, ""
+    if config.sandbox.image:
+        return DockerSandbox, config.sandbox.image
+    from clade.sandbox.images import build_agent_image
+
+    return DockerSandbox, build_agent_image(settings().base_image).tag
+
+
+def execute(
+    archive: Archive,
+    config: RunConfig,
+    run_id: str,
+    *,
+    resume: bool,
+    emit: Emit,
+    steps_factory: Callable[[Archive, str, RunConfig, Any], Steps] = real_steps,
+) -> None:
+    """Run (or resume) ``run_id`` to its end; every step is saved as it finishes."""
+    from clade.orchestrator.evaluators.registry import load_evaluator
+
+    evaluator = load_evaluator(config.evaluation.evaluator, **config.evaluation.options)
+    steps = steps_factory(archive, run_id, config, evaluator)
+    created = archive.get_run(run_id).created_at
+    started = (created if created.tzinfo else created.replace(tzinfo=UTC)).timestamp()
+    dgm = DGMRun(archive, config, evaluator, steps, started=started, emit=emit)
+    with checkpointer(settings().archive_url, settings().home) as saver:
+        graph = build_graph(dgm, saver)
+        graph_config = {
+            "configurable": {"thread_id": run_id},
+            "max_concurrency": config.parallelism,
+            "recursion_limit": 2 * config.budget.generations + 10,
+        }
+        graph.invoke(None if resume else {"run_id": run_id}, graph_config, durability="sync")

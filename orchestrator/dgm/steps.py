@@ -1,0 +1,132 @@
+"""The steps of a self-improvement run that touch models and sandboxes.
+
+- ``diagnose``: the ``diagnose`` role reads the parent's code and one failed task's log;
+- ``self_modify``: the parent agent runs in a sandbox with a copy of its own code as its
+  work folder and the proposal's problem statement as its task; the folder it leaves is
+  the child's tree;
+- ``evaluate``: the candidate runs on tasks in one warm sandbox; a fresh one grades.
+
+Every model call is metered to the run and, where one exists, the candidate.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from clade import prompts
+from clade.archive.facade import Archive
+from clade.archive.tables import Candidate
+from clade.orchestrator.evaluators.base import Evaluator, Score, Task
+from clade.orchestrator.evaluators.runner import AgentLimits, SandboxFactory, agent_sandboxes, run_tasks
+from clade.orchestrator.models.gateway import Gateway
+from clade.sandbox import SandboxConfig
+
+from .diagnosis import Proposal, diagnose
+
+#: Source files shown to the diagnosis model, at most this many characters in all.
+CODE_BUDGET = 12_000
+
+
+def seed_agent_folder() -> Path:
+    """The built-in seed agent, ``agents/coder``, wherever Clade is installed."""
+    from importlib import resources
+
+    return Path(str(resources.files("clade.agents.coder")))
+
+
+def seed_files(folder: Path) -> dict[str, bytes]:
+    """An agent's tree: its package under ``coder/`` (caches left out)."""
+    return {
+        f"coder/{path.relative_to(folder).as_posix()}": path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    }
+
+
+def write_tree(files: Mapping[str, bytes], root: Path) -> Path:
+    for relative, data in files.items():
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return root
+
+
+class SandboxSteps:
+    """The real steps: models through the gateway, agents in sandboxes."""
+
+    def __init__(
+        self,
+        archive: Archive,
+        run_id: str,
+        evaluator: Evaluator,
+        gateway: Gateway,
+        sandbox_factory: SandboxFactory,
+        sandbox_config: SandboxConfig,
+        limits: AgentLimits,
+        parallel: int,
+        seed_agent: Path | None = None,
+    ) -> None:
+        self.archive, self.run_id, self.evaluator = archive, run_id, evaluator
+        self.gateway, self.factory, self.limits, self.parallel = gateway, sandbox_factory, limits, parallel
+        self.sandbox_config = sandbox_config.model_copy(update={"run_id": run_id, "slots": max(1, parallel)})
+        self.seed_agent = seed_agent or seed_agent_folder()
+
+    def _files(self, candidate: Candidate) -> dict[str, bytes]:
+        return self.archive.blobs.files(candidate.tree_hash)
+
+    def _socket(self, candidate_id: str | None, role: str) -> Callable[[Path], Any]:
+        return lambda path: self.gateway.serve_unix(path, run_id=self.run_id, candidate_id=candidate_id, role=role)
+
+    def _sandboxes(self, candidate: Candidate, role: str) -> Any:
+        config = self.sandbox_config.model_copy(update={"labels": {"clade.candidate": candidate.id, "clade.role": role}})
+        return agent_sandboxes(self.factory, config, self._files(candidate), self.limits, self._socket(candidate.id, role))
+
+    # -- Steps protocol --------------------------------------------------------------
+    def seed_tree(self) -> str:
+        with tempfile.TemporaryDirectory() as tmp:
+            return self.archive.put_tree(write_tree(seed_files(self.seed_agent), Path(tmp)))
+
+    def diagnose(self, parent: Candidate, failures: list[tuple[Task, Score, str]]) -> Proposal:
+        task, score, log = random.Random(parent.id).choice(failures) if failures else (None, None, "")
+        files, used = [], 0
+        for path, data in sorted(self._files(parent).items()):
+            text = data.decode("utf-8", errors="replace")
+            if path.endswith(".py") and used + len(text) <= CODE_BUDGET:
+                files.append((path, text))
+                used += len(text)
+
+        def chat(messages: list[dict[str, str]]) -> str:
+            layer = self.gateway.layer
+            return layer.complete(messages, role="diagnose", run_id=self.run_id, candidate_id=parent.id).text
+
+        return diagnose(
+            chat,
+            files,
+            task.statement if task else "(every task was solved; find what would make the agent more reliable)",
+            log[-6000:],
+            score.detail if score else "",
+        )
+
+    def self_modify(self, parent: Candidate, proposal: Proposal, key: str) -> str:
+        task = Task(
+            id=f"self-modify-{key}",
+            statement=prompts.render(
+                "self_improve",
+                problem_statement=proposal.problem_statement,
+                implementation_plan=proposal.implementation_plan,
+            ),
+        )
+        with self._sandboxes(parent, "agent") as (session, _grader):
+            attempt = session.attempt(task, files=self._files(parent))
+        if attempt.result.error:
+            raise RuntimeError(attempt.result.error)
+        with tempfile.TemporaryDirectory() as tmp:
+            return self.archive.put_tree(write_tree(attempt.outputs, Path(tmp)))
+
+    def evaluate(self, candidate: Candidate, tasks: list[Task]) -> list[tuple[Score, dict[str, Any]]]:
+        with self._sandboxes(candidate, "agent") as (session, grader):
+            return run_tasks(session, grader, self.evaluator, tasks, self.parallel)
