@@ -10,8 +10,9 @@ help:  ## list the targets
 setup:  ## create .venv, install Clade and the embedded model, start Docker, build the base image
 	@bash scripts/setup.sh
 
-run: setup  ## set up, then run the main job on the embedded model
-	$(BIN)/clade doctor --load
+run: setup  ## set up, then a short real self-improvement run on the embedded model
+	$(BIN)/clade doctor
+	$(BIN)/clade run examples/run.yaml
 
 test: setup  ## set up, then run the checks and the whole test suite
 	$(MAKE) --no-print-directory check
@@ -24,7 +25,7 @@ lint:
 	$(BIN)/ruff format --check .
 
 typecheck:
-	$(BIN)/mypy agents orchestrator archive sandbox prompts
+	@bash scripts/typecheck.sh
 
 bench:  ## run every benchmark under benchmarks/
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

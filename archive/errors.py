@@ -26,3 +26,31 @@ class ConfigError(CladeError):
     """A configuration value, file or command-line option is invalid."""
 
     exit_code = 2
+
+
+class ArchiveError(CladeError):
+    """Something in the archive (database or blob store) cannot be used as asked."""
+
+
+class UnknownIdError(ArchiveError):
+    """No run or candidate has this id (or id prefix)."""
+
+
+class AmbiguousIdError(ArchiveError):
+    """An id prefix matches more than one run or candidate."""
+
+
+class CorruptBlobError(ArchiveError):
+    """A stored blob cannot be read back, or its content does not match its hash."""
+
+
+class MissingBlobError(ArchiveError):
+    """A blob the database refers to is not in the blob store."""
+
+
+class NewerSchemaError(ArchiveError):
+    """The database was written by a newer Clade than this one."""
+
+
+class ImportFormatError(ArchiveError):
+    """A JSON-lines export is malformed or fails validation."""

@@ -33,15 +33,14 @@ class ProgressMixin:
 
     def find_candidate(self, run_id: str, key: str) -> Candidate | None:
         """The candidate of ``run_id`` whose ``meta["key"]`` is ``key`` (the first, if several)."""
-        from sqlmodel import select
+        from sqlmodel import col, select
 
         from clade.archive.tables import Candidate
 
-        meta = Candidate.__table__.c.meta  # type: ignore[attr-defined]
         query = (
             select(Candidate)
-            .where(Candidate.run_id == run_id, meta["key"].as_string() == key)
-            .order_by(Candidate.id)  # type: ignore[arg-type]
+            .where(Candidate.run_id == run_id, col(Candidate.meta)["key"].as_string() == key)
+            .order_by(col(Candidate.id))
         )
         with self._read_session() as session:
             return session.exec(query).first()

@@ -57,7 +57,17 @@ def _check_base_image() -> CheckResult:
             f"{image}: {type(exc).__name__}",
             "build it with `bash scripts/build-base-image.sh` (part of `make setup`)",
         )
-    return CheckResult("sandbox base image", True, image)
+    from clade.sandbox.images import agent_image_status
+
+    current, detail = agent_image_status(image)
+    if not current:
+        return CheckResult(
+            "sandbox base image",
+            False,
+            f"{image}; agent image {detail}",
+            "build it with `clade sandbox build` (part of `make setup`)",
+        )
+    return CheckResult("sandbox base image", True, f"{image}; agent image {detail}")
 
 
 def _check_module(name: str, label: str, fix: str, required: bool = True) -> CheckResult:
@@ -94,7 +104,20 @@ def _check_local_backend() -> CheckResult:
             "neither transformers nor llama.cpp",
             "run `make setup` (installs .[local])",
         )
-    return CheckResult("local model engine", True, ", ".join(engines))
+    from clade.orchestrator.models.embedded import EMBEDDED_ALIAS
+    from clade.orchestrator.models.routing import local_backend
+
+    chosen = {"llamacpp": "llama.cpp"}.get(local_backend(), "transformers")
+    detail = f"{', '.join(engines)}; {EMBEDDED_ALIAS} runs on {chosen} (local_backend={settings().local_backend})"
+    if chosen not in engines:
+        return CheckResult(
+            "local model engine",
+            False,
+            detail + ", which is not installed",
+            "install it (`pip install 'clade-agents[llamacpp]'` or `.[local]`) or set "
+            "CLADE_LOCAL_BACKEND=auto",
+        )
+    return CheckResult("local model engine", True, detail)
 
 
 def _check_accelerator() -> CheckResult:

@@ -29,7 +29,7 @@ fi
 if ! engine_up; then
   echo "docker engine: starting dockerd (log: /var/log/clade-dockerd.log)"
   # systemd is absent in most containers; start the daemon directly.
-  nohup dockerd >/var/log/clade-dockerd.log 2>&1 &
+  setsid nohup dockerd >/var/log/clade-dockerd.log 2>&1 </dev/null &
   for _ in $(seq 1 60); do
     engine_up && break
     sleep 1

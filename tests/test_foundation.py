@@ -76,9 +76,10 @@ def test_doctor_reports_a_missing_engine_with_its_fix(monkeypatch):
 
 
 def test_doctor_exit_code_follows_required_checks(monkeypatch):
+    from typer.testing import CliRunner
+
     from clade.orchestrator import doctor
     from clade.orchestrator.cli import app
-    from typer.testing import CliRunner
 
     bad = doctor.CheckResult("thing", False, "missing", "install it")
     warn = doctor.CheckResult("extra", False, "missing", "optional", required=False)

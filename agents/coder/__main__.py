@@ -9,11 +9,16 @@ from pathlib import Path
 from .loop import Limits, Trajectory, solve
 
 
-def _model(max_tokens: int, temperature: float):
-    from . import llm_client
+def _model(max_tokens: int | None, temperature: float | None):
+    # The model client sits beside this package in the agent's tree (agents/llm_client.py).
+    import llm_client
+
+    params = {
+        k: v for k, v in (("max_tokens", max_tokens), ("temperature", temperature)) if v is not None
+    }
 
     def complete(messages: list[dict[str, str]]) -> tuple[str, int]:
-        response = llm_client.chat(messages, max_tokens=max_tokens, temperature=temperature)
+        response = llm_client.chat(messages, **params)
         usage = response.get("usage") or {}
         return response["choices"][0]["message"]["content"] or "", int(usage.get("total_tokens", 0))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 
 import typer
+
 from clade.archive.errors import CladeError
 
 app = typer.Typer(
@@ -31,9 +32,9 @@ def _root() -> None:
 
 def _register() -> None:
     # Imported here, not at the top, so the groups can import `app` helpers without cycles.
-    from clade.orchestrator.cli import archive, doctor, sandbox
+    from clade.orchestrator.cli import archive, doctor, evaluators, models, run, sandbox
 
-    for group in (doctor, archive, sandbox):
+    for group in (run, doctor, archive, sandbox, models, evaluators):
         group.register(app)
 
 

@@ -11,9 +11,10 @@ def doctor(
     ),
 ) -> None:
     """Check Python, the Docker engine, the sandbox image and the models; print the fix for each failure."""
-    from clade.orchestrator.doctor import run_checks
     from rich.console import Console
     from rich.table import Table
+
+    from clade.orchestrator.doctor import run_checks
 
     results = run_checks(load=load)
     table = Table(title="clade doctor")

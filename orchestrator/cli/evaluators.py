@@ -6,11 +6,15 @@ import json
 
 import typer
 
-evaluators_app = typer.Typer(help="List and inspect benchmark evaluators (built-ins and plugins).", no_args_is_help=True)
+evaluators_app = typer.Typer(
+    help="List and inspect benchmark evaluators (built-ins and plugins).", no_args_is_help=True
+)
 
 
 @evaluators_app.command("list")
-def list_evaluators(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
+def list_evaluators(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
     """Every evaluator this installation can load: built-ins and `clade.evaluators` entry points."""
     from rich.console import Console
     from rich.table import Table
@@ -19,7 +23,11 @@ def list_evaluators(as_json: bool = typer.Option(False, "--json", help="Print JS
 
     found = available()
     if as_json:
-        typer.echo(json.dumps([{"name": n, "path": p, "builtin": n in BUILTINS} for n, p in sorted(found.items())]))
+        typer.echo(
+            json.dumps(
+                [{"name": n, "path": p, "builtin": n in BUILTINS} for n, p in sorted(found.items())]
+            )
+        )
         return
     table = Table("name", "import path", "source")
     for name, path in sorted(found.items()):
@@ -39,9 +47,20 @@ def show(
     evaluator = load_evaluator(name)
     dev, test = evaluator.tasks("dev"), evaluator.tasks("test")
     if as_json:
-        typer.echo(json.dumps({"name": evaluator.name, "dev": len(dev), "test": len(test), "examples": [t.model_dump() for t in dev[:examples]]}))
+        typer.echo(
+            json.dumps(
+                {
+                    "name": evaluator.name,
+                    "dev": len(dev),
+                    "test": len(test),
+                    "examples": [t.model_dump() for t in dev[:examples]],
+                }
+            )
+        )
         return
-    typer.echo(f"{evaluator.name}: {len(dev)} dev tasks, {len(test)} test tasks (held out from selection)")
+    typer.echo(
+        f"{evaluator.name}: {len(dev)} dev tasks, {len(test)} test tasks (held out from selection)"
+    )
     for task in dev[:examples]:
         typer.echo(f"\n--- {task.id}\n{task.statement}")
         for path in task.files:

@@ -10,14 +10,21 @@ import typer
 
 def run(
     config: Annotated[
-        Path | None, typer.Argument(help="Run config (YAML); see examples/run.yaml. Defaults apply when left out.")
+        Path | None,
+        typer.Argument(
+            help="Run config (YAML); see examples/run.yaml. Defaults apply when left out."
+        ),
     ] = None,
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="Override one option: --set budget.generations=2 (repeatable; YAML values)."),
+        typer.Option(
+            "--set",
+            help="Override one option: --set budget.generations=2 (repeatable; YAML values).",
+        ),
     ] = None,
     resume: Annotated[
-        str | None, typer.Option(help="Continue RUN (an id or unique prefix) after a crash, a kill or Ctrl-C.")
+        str | None,
+        typer.Option(help="Continue RUN (an id or unique prefix) after a crash, a kill or Ctrl-C."),
     ] = None,
     name: Annotated[str, typer.Option(help="A label for a new run.")] = "",
 ) -> None:
@@ -36,8 +43,12 @@ def run(
 
     console = Console()
     if resume and (config is not None or set_):
-        raise ConfigError("--resume continues a run with the config it started with", hint="drop CONFIG and --set")
-    new_config = None if resume else load_config(config, set_ or [])  # bad input fails before anything is written
+        raise ConfigError(
+            "--resume continues a run with the config it started with", hint="drop CONFIG and --set"
+        )
+    new_config = (
+        None if resume else load_config(config, set_ or [])
+    )  # bad input fails before anything is written
     archive = open_archive()
     if resume:
         run_id = archive.resolve_id(resume, table="run")
@@ -51,8 +62,12 @@ def run(
     else:
         assert new_config is not None
         run_config = new_config
-        run_id = archive.create_run(name=name or run_config.name, kind="dgm", config=run_config.model_dump(mode="json")).id
-        console.print(f"run [bold]{run_id}[/] started (resume it with `clade run --resume {run_id}`)")
+        run_id = archive.create_run(
+            name=name or run_config.name, kind="dgm", config=run_config.model_dump(mode="json")
+        ).id
+        console.print(
+            f"run [bold]{run_id}[/] started (resume it with `clade run --resume {run_id}`)"
+        )
     with Progress(console, archive, run_id, run_config) as progress:
         try:
             execute(archive, run_config, run_id, resume=bool(resume), emit=progress.emit)

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
 from clade.archive.errors import ConfigError
 from clade.orchestrator.evaluators.runner import AgentLimits
 from clade.orchestrator.models.spec import ModelsConfig
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .selection import PolicyName
 
@@ -66,9 +67,12 @@ class SandboxOptions(_Strict):
     """Where agents run."""
 
     backend: Literal["docker", "local"] = Field(
-        default="docker", description="docker (isolated), or local: subprocesses with no isolation (UNSAFE)."
+        default="docker",
+        description="docker (isolated), or local: subprocesses with no isolation (UNSAFE).",
     )
-    image: str | None = Field(default=None, description="Agent image; default: the one `clade sandbox build` makes.")
+    image: str | None = Field(
+        default=None, description="Agent image; default: the one `clade sandbox build` makes."
+    )
     memory_mb: int = Field(default=2048, ge=64, description="Memory limit of each sandbox, MiB.")
     cpus: float = Field(default=2.0, gt=0, description="CPU limit of each sandbox, cores.")
 

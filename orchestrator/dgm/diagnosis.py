@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 
+from pydantic import BaseModel, Field, ValidationError
+
 from clade import prompts
 from clade.archive.errors import CladeError
-from pydantic import BaseModel, Field, ValidationError
 
 Chat = Callable[[list[dict[str, str]]], str]
 

@@ -161,12 +161,12 @@ class DGMRun:
                 task["run_id"], parent.tree_hash, parent_id=parent.id, status=CandidateStatus.FAILED,
                 rejection_reason=reason, proposal=proposal.model_dump(), meta=meta,
             )  # fmt: skip
-        status = CandidateStatus.EVALUATING
-        reason = None
+        status: CandidateStatus = CandidateStatus.EVALUATING
+        rejection: str | None = None
         if tree == parent.tree_hash:
-            status, reason = CandidateStatus.REJECTED, "the self-modification changed nothing"
+            status, rejection = CandidateStatus.REJECTED, "the self-modification changed nothing"
         return self.archive.add_candidate(
-            task["run_id"], tree, parent_id=parent.id, status=status, rejection_reason=reason,
+            task["run_id"], tree, parent_id=parent.id, status=status, rejection_reason=rejection,
             proposal=proposal.model_dump(), meta=meta,
         )  # fmt: skip
 
@@ -268,10 +268,7 @@ class DGMRun:
             return f"token budget spent ({tokens} >= {budget.max_tokens})"
         if budget.max_usd is not None and usd >= budget.max_usd:
             return f"dollar budget spent (${usd:.4f} >= ${budget.max_usd})"
-        if (
-            budget.max_hours is not None
-            and time.time() - self.started >= budget.max_hours * 3600
-        ):
+        if budget.max_hours is not None and time.time() - self.started >= budget.max_hours * 3600:
             return f"time budget spent ({budget.max_hours} h)"
         return None
 
@@ -282,7 +279,7 @@ def build_graph(run: DGMRun, checkpointer: Any) -> Any:
     builder = StateGraph(RunState)
     builder.add_node("seed", run.seed)
     builder.add_node("plan", run.plan)
-    builder.add_node("child", run.child)
+    builder.add_node("child", run.child)  # type: ignore[arg-type]  # takes a Send payload, not the state
     builder.add_node("finish", run.finish)
     builder.add_edge(START, "seed")
     builder.add_edge("seed", "plan")

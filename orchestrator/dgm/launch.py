@@ -36,9 +36,12 @@ def checkpointer(url: str, home: Path) -> Iterator[Any]:
             from langgraph.checkpoint.postgres import PostgresSaver
         except ImportError:
             raise ConfigError(
-                "a PostgreSQL archive needs langgraph-checkpoint-postgres", hint="pip install 'clade-agents[postgres]'"
+                "a PostgreSQL archive needs langgraph-checkpoint-postgres",
+                hint="pip install 'clade-agents[postgres]'",
             ) from None
-        with PostgresSaver.from_conn_string(url.replace("postgresql+psycopg://", "postgresql://")) as saver:
+        with PostgresSaver.from_conn_string(
+            url.replace("postgresql+psycopg://", "postgresql://")
+        ) as saver:
             saver.setup()
             yield saver
         return
@@ -64,13 +67,19 @@ def real_steps(archive: Archive, run_id: str, config: RunConfig, evaluator: Any)
     from .steps import SandboxSteps
 
     def sink(record: Any) -> None:
-        archive.record_model_call(**record.model_dump(exclude={"created_at"}), created_at=record.created_at)
+        archive.record_model_call(
+            **record.model_dump(exclude={"created_at"}), created_at=record.created_at
+        )
 
     layer = ModelLayer(config.models, sink=sink, run_id=run_id)
-    tracker = layer.set_budget(run_id, Budget(max_tokens=config.budget.max_tokens, max_usd=config.budget.max_usd))
+    tracker = layer.set_budget(
+        run_id, Budget(max_tokens=config.budget.max_tokens, max_usd=config.budget.max_usd)
+    )
     tracker.tokens, tracker.usd = archive.run_usage(run_id)  # what earlier sessions spent
     factory, image = _sandbox_backend(config)
-    sandbox_config = SandboxConfig(image=image, memory_mb=config.sandbox.memory_mb, cpus=config.sandbox.cpus)
+    sandbox_config = SandboxConfig(
+        image=image, memory_mb=config.sandbox.memory_mb, cpus=config.sandbox.cpus
+    )
     return SandboxSteps(
         archive, run_id, evaluator, Gateway(layer), factory, sandbox_config,
         config.agent_limits, config.parallelism, config.agent,
@@ -83,11 +92,24 @@ def _sandbox_backend(config: RunConfig) -> tuple[Any, str]:
 
     if config.sandbox.backend == "local":
         return LocalSandbox, ""
+    _prune_dead_sandboxes()
     if config.sandbox.image:
         return DockerSandbox, config.sandbox.image
     from clade.sandbox.images import build_agent_image
 
     return DockerSandbox, build_agent_image(settings().base_image).tag
+
+
+def _prune_dead_sandboxes() -> None:
+    """Remove containers left by killed Clade processes (a resumed run's among them)."""
+    from clade.sandbox.docker_backend import docker_client
+    from clade.sandbox.owner import prune
+
+    client = docker_client()
+    try:
+        prune(client)
+    finally:
+        client.close()
 
 
 def execute(

@@ -31,7 +31,10 @@ class Progress:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self._live.__exit__(exc_type, exc, tb)
 
@@ -51,11 +54,15 @@ class Progress:
             if kind == "generation":
                 self.generation = event["generation"]
                 self.in_flight = len(event["parents"])
-                self.console.print(f"generation {self.generation}: parents {', '.join(p[:8] for p in event['parents'])}")
+                self.console.print(
+                    f"generation {self.generation}: parents {', '.join(p[:8] for p in event['parents'])}"
+                )
             elif kind == "evaluated":
                 self.evaluated += event["tasks"]
             elif kind == "seed":
-                self.console.print(f"seed {event['candidate'][:8]} evaluated: score {event['score']:.3f}")
+                self.console.print(
+                    f"seed {event['candidate'][:8]} evaluated: score {event['score']:.3f}"
+                )
             elif kind == "child":
                 self.in_flight = max(0, self.in_flight - 1)
                 who = event.get("candidate", event.get("key", ""))[:8]
@@ -93,4 +100,6 @@ def summary(console: Any, archive: Archive, run_id: str, config: RunConfig) -> N
     table.add_row("cost", f"${usd:.4f}")
     table.add_row("time", f"{(finished - record.created_at).total_seconds():.0f}s")
     console.print(table)
-    console.print(f"see the tree with `clade archive tree {run_id}`, a child's change with `clade archive diff`")
+    console.print(
+        f"see the tree with `clade archive tree {run_id}`, a child's change with `clade archive diff`"
+    )

@@ -21,7 +21,12 @@ from clade import prompts
 from clade.archive.facade import Archive
 from clade.archive.tables import Candidate
 from clade.orchestrator.evaluators.base import Evaluator, Score, Task
-from clade.orchestrator.evaluators.runner import AgentLimits, SandboxFactory, agent_sandboxes, run_tasks
+from clade.orchestrator.evaluators.runner import (
+    AgentLimits,
+    SandboxFactory,
+    agent_sandboxes,
+    run_tasks,
+)
 from clade.orchestrator.models.gateway import Gateway
 from clade.sandbox import SandboxConfig
 
@@ -32,18 +37,24 @@ CODE_BUDGET = 12_000
 
 
 def seed_agent_folder() -> Path:
-    """The built-in seed agent, ``agents/coder``, wherever Clade is installed."""
+    """The built-in agents folder, ``agents/``, wherever Clade is installed."""
     from importlib import resources
 
-    return Path(str(resources.files("clade.agents.coder")))
+    return Path(str(resources.files("clade.agents")))
 
 
-def seed_files(folder: Path) -> dict[str, bytes]:
-    """An agent's tree: its package under ``coder/`` (caches left out)."""
+#: What of ``agents/`` makes the built-in seed's tree: the agent and its model client.
+SEED_PARTS = ("coder", "llm_client.py")
+
+
+def seed_files(folder: Path, parts: tuple[str, ...] | None = None) -> dict[str, bytes]:
+    """An agent's tree: every file under ``folder`` (or only ``parts`` of it), caches left out."""
     return {
-        f"coder/{path.relative_to(folder).as_posix()}": path.read_bytes()
+        path.relative_to(folder).as_posix(): path.read_bytes()
         for path in sorted(folder.rglob("*"))
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+        if path.is_file()
+        and "__pycache__" not in path.parts
+        and (parts is None or path.relative_to(folder).parts[0] in parts)
     }
 
 
@@ -71,27 +82,50 @@ class SandboxSteps:
         seed_agent: Path | None = None,
     ) -> None:
         self.archive, self.run_id, self.evaluator = archive, run_id, evaluator
-        self.gateway, self.factory, self.limits, self.parallel = gateway, sandbox_factory, limits, parallel
-        self.sandbox_config = sandbox_config.model_copy(update={"run_id": run_id, "slots": max(1, parallel)})
-        self.seed_agent = seed_agent or seed_agent_folder()
+        self.gateway, self.factory, self.limits, self.parallel = (
+            gateway,
+            sandbox_factory,
+            limits,
+            parallel,
+        )
+        self.sandbox_config = sandbox_config.model_copy(
+            update={"run_id": run_id, "slots": max(1, parallel)}
+        )
+        self.seed_agent = seed_agent
 
     def _files(self, candidate: Candidate) -> dict[str, bytes]:
         return self.archive.blobs.files(candidate.tree_hash)
 
     def _socket(self, candidate_id: str | None, role: str) -> Callable[[Path], Any]:
-        return lambda path: self.gateway.serve_unix(path, run_id=self.run_id, candidate_id=candidate_id, role=role)
+        return lambda path: self.gateway.serve_unix(
+            path, run_id=self.run_id, candidate_id=candidate_id, role=role
+        )
 
     def _sandboxes(self, candidate: Candidate, role: str) -> Any:
-        config = self.sandbox_config.model_copy(update={"labels": {"clade.candidate": candidate.id, "clade.role": role}})
-        return agent_sandboxes(self.factory, config, self._files(candidate), self.limits, self._socket(candidate.id, role))
+        config = self.sandbox_config.model_copy(
+            update={"labels": {"clade.candidate": candidate.id, "clade.role": role}}
+        )
+        return agent_sandboxes(
+            self.factory,
+            config,
+            self._files(candidate),
+            self.limits,
+            self._socket(candidate.id, role),
+        )
 
     # -- Steps protocol --------------------------------------------------------------
     def seed_tree(self) -> str:
         with tempfile.TemporaryDirectory() as tmp:
-            return self.archive.put_tree(write_tree(seed_files(self.seed_agent), Path(tmp)))
+            if self.seed_agent is None:
+                files = seed_files(seed_agent_folder(), SEED_PARTS)
+            else:
+                files = seed_files(self.seed_agent)
+            return self.archive.put_tree(write_tree(files, Path(tmp)))
 
     def diagnose(self, parent: Candidate, failures: list[tuple[Task, Score, str]]) -> Proposal:
-        task, score, log = random.Random(parent.id).choice(failures) if failures else (None, None, "")
+        task, score, log = (
+            random.Random(parent.id).choice(failures) if failures else (None, None, "")
+        )
         files, used = [], 0
         for path, data in sorted(self._files(parent).items()):
             text = data.decode("utf-8", errors="replace")
@@ -101,12 +135,16 @@ class SandboxSteps:
 
         def chat(messages: list[dict[str, str]]) -> str:
             layer = self.gateway.layer
-            return layer.complete(messages, role="diagnose", run_id=self.run_id, candidate_id=parent.id).text
+            return layer.complete(
+                messages, role="diagnose", run_id=self.run_id, candidate_id=parent.id
+            ).text
 
         return diagnose(
             chat,
             files,
-            task.statement if task else "(every task was solved; find what would make the agent more reliable)",
+            task.statement
+            if task
+            else "(every task was solved; find what would make the agent more reliable)",
             log[-6000:],
             score.detail if score else "",
         )
@@ -127,6 +165,8 @@ class SandboxSteps:
         with tempfile.TemporaryDirectory() as tmp:
             return self.archive.put_tree(write_tree(attempt.outputs, Path(tmp)))
 
-    def evaluate(self, candidate: Candidate, tasks: list[Task]) -> list[tuple[Score, dict[str, Any]]]:
+    def evaluate(
+        self, candidate: Candidate, tasks: list[Task]
+    ) -> list[tuple[Score, dict[str, Any]]]:
         with self._sandboxes(candidate, "agent") as (session, grader):
             return run_tasks(session, grader, self.evaluator, tasks, self.parallel)

@@ -97,7 +97,9 @@ def check_24(expression: str, numbers: tuple[int, ...]) -> Score:
         value = _evaluate(tree)
     except (SyntaxError, ValueError) as exc:
         return Score(score=0.0, passed=False, detail=f"not a valid expression: {exc}")
-    used = Counter(n.value for n in ast.walk(tree) if isinstance(n, ast.Constant))
+    used = Counter(
+        n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, int)
+    )
     if used != Counter(numbers):
         return Score(
             score=0.0, passed=False, detail=f"uses {sorted(used.elements())}, not {list(numbers)}"

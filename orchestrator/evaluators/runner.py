@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from clade.sandbox import ExecResult, Sandbox, SandboxConfig
+from clade.sandbox import ExecResult, Sandbox, SandboxConfig, SandboxError
 
 from .base import Evaluator, GradeResult, Score, Task
 
@@ -36,8 +36,12 @@ class AgentLimits(BaseModel):
 
     max_steps: int = Field(default=12, ge=1, description="Model turns per attempt.")
     max_seconds: float = Field(default=300.0, gt=0, description="Wall time per attempt.")
-    max_tokens: int = Field(default=30_000, ge=1, description="Tokens per attempt, over all its calls.")
-    command_timeout: float = Field(default=30.0, gt=0, description="Wall time of one shell command.")
+    max_tokens: int = Field(
+        default=30_000, ge=1, description="Tokens per attempt, over all its calls."
+    )
+    command_timeout: float = Field(
+        default=30.0, gt=0, description="Wall time of one shell command."
+    )
 
     def argv(self) -> list[str]:
         return [
@@ -86,9 +90,23 @@ class AgentSession:
         self._count += 1
         folder = f"tasks/{self._count}"
         start = files if files is not None else {p: t.encode() for p, t in task.files.items()}
-        self.box.put_files({f"{folder}/work/{p}": data for p, data in start.items()} | {f"{folder}/work/.keep": b""})
-        self.box.put_files({f"{folder}/task.md": task.statement.encode()}, writable=False)
-        argv = ["python3", "-m", "coder", "--task-file", "../task.md", "--workdir", ".", "--trajectory", "../trajectory.jsonl"]
+        # Writable: the work folder and the trajectory file (the task statement is read-only).
+        writable = {f"{folder}/work/.keep": b"", f"{folder}/trajectory.jsonl": b""}
+        self.box.put_files({f"{folder}/work/{p}": data for p, data in start.items()} | writable)
+        # Read-only puts go through `dest`: the tar then holds no entry for shared parent
+        # folders (tasks/), which would otherwise be made read-only too.
+        self.box.put_files({"task.md": task.statement.encode()}, dest=folder, writable=False)
+        argv = [
+            "python3",
+            "-m",
+            "coder",
+            "--task-file",
+            "../task.md",
+            "--workdir",
+            ".",
+            "--trajectory",
+            "../trajectory.jsonl",
+        ]
         result = self.box.run(
             argv + self.limits.argv(),
             workdir=f"{folder}/work",
@@ -96,7 +114,11 @@ class AgentSession:
             timeout_s=self.limits.max_seconds + 30,
         )
         outputs = {p: d for p, d in self.box.get_files(f"{folder}/work").items() if p != ".keep"}
-        trajectory = self.box.get_files(folder).get("trajectory.jsonl", b"").decode("utf-8", errors="replace")
+        trajectory = (
+            self.box.get_files(folder)
+            .get("trajectory.jsonl", b"")
+            .decode("utf-8", errors="replace")
+        )
         return Attempt(outputs, trajectory, result)
 
 
@@ -111,7 +133,7 @@ class SandboxGrader:
     def run(self, files: Mapping[str, str], command: list[str], timeout: float) -> GradeResult:
         self._count += 1
         folder = f"grade/{self._count}"
-        self.box.put_files({f"{folder}/{p}": t.encode() for p, t in files.items()}, writable=False)
+        self.box.put_files({p: t.encode() for p, t in files.items()}, dest=folder, writable=False)
         result = self.box.run(command, workdir=folder, timeout_s=timeout)
         return GradeResult(
             exit_code=result.exit_code if result.exit_code is not None else -1,
@@ -139,21 +161,32 @@ def agent_sandboxes(
             stack.enter_context(serve_socket(socket_dir / "llm.sock"))
         box = stack.enter_context(factory(config.model_copy(update={"llm_socket_dir": socket_dir})))
         box.put_files({f"agent/{p}": d for p, d in agent_files.items()}, writable=False)
-        grading = stack.enter_context(factory(config.model_copy(update={"llm_socket_dir": None, "env": {}})))
+        grading = stack.enter_context(
+            factory(config.model_copy(update={"llm_socket_dir": None, "env": {}}))
+        )
         yield AgentSession(box, limits), SandboxGrader(grading)
 
 
 def run_tasks(
-    session: AgentSession, grader: SandboxGrader, evaluator: Evaluator, tasks: list[Task], parallel: int
+    session: AgentSession,
+    grader: SandboxGrader,
+    evaluator: Evaluator,
+    tasks: list[Task],
+    parallel: int,
 ) -> list[tuple[Score, dict[str, Any]]]:
     """Attempt and score every task, ``parallel`` at a time; results in task order."""
 
     def one(task: Task) -> tuple[Score, dict[str, Any]]:
-        attempt = session.attempt(task)
+        try:
+            attempt = session.attempt(task)
+        except SandboxError as exc:  # the sandbox failed this task: a failed task, not a failed run
+            return Score(score=0.0, passed=False, detail=f"sandbox error: {exc}"), {"log": str(exc)}
         try:
             score = evaluator.score(task, attempt.text_outputs(), grader)
         except Exception as exc:  # a broken scorer fails this task, not the run
-            score = Score(score=0.0, passed=False, detail=f"scoring failed: {type(exc).__name__}: {exc}")
+            score = Score(
+                score=0.0, passed=False, detail=f"scoring failed: {type(exc).__name__}: {exc}"
+            )
         facts = {
             "duration_s": attempt.result.duration_s,
             "tokens": attempt.tokens,

@@ -6,6 +6,7 @@ import json
 import time
 
 import pytest
+
 from clade.agents.coder.actions import MalformedAction, parse_action
 from clade.agents.coder.loop import Limits, Trajectory, solve
 from clade.agents.coder.tools import apply_edit, run_bash

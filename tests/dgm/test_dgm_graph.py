@@ -52,7 +52,12 @@ class SkillSteps:
         if self.fail_diagnosis or not failures:
             raise DiagnosisFailed("model gave no JSON", ["nope"])
         task = failures[0][0]
-        return Proposal(what_failed=task.id, improvement="learn it", implementation_plan="add it", problem_statement=f"learn task {task.id}")
+        return Proposal(
+            what_failed=task.id,
+            improvement="learn it",
+            implementation_plan="add it",
+            problem_statement=f"learn task {task.id}",
+        )
 
     def self_modify(self, parent, proposal, key):
         self._tick("self_modify")
@@ -61,7 +66,10 @@ class SkillSteps:
     def evaluate(self, candidate, tasks):
         self._tick("evaluate")
         skills = self._skills(candidate)
-        return [(Score(score=float(t.id in skills), passed=t.id in skills), {"log": f"log of {t.id}"}) for t in tasks]
+        return [
+            (Score(score=float(t.id in skills), passed=t.id in skills), {"log": f"log of {t.id}"})
+            for t in tasks
+        ]
 
 
 class SeedSolvesOne(SkillSteps):
@@ -73,7 +81,11 @@ def make_run(tmp_path, steps_cls=SeedSolvesOne, **overrides):
     archive = Archive(f"sqlite:///{tmp_path / 'clade.db'}", tmp_path / "blobs")
     config = RunConfig.model_validate(
         {
-            "evaluation": {"evaluator": "word-sorting", "options": {"n": 40}, "stages": [{"tasks": 2, "threshold": 0.0}, {"tasks": 4}]},
+            "evaluation": {
+                "evaluator": "word-sorting",
+                "options": {"n": 40},
+                "stages": [{"tasks": 2, "threshold": 0.0}, {"tasks": 4}],
+            },
             "selection": {"policy": "best", "children_per_generation": 2},
             "budget": {"generations": 2},
             **overrides,
@@ -105,7 +117,7 @@ def saver(tmp_path):
 
 
 def test_two_generations_grow_the_archive(tmp_path, saver):
-    archive, steps, run_id, dgm, events = make_run(tmp_path)
+    archive, _steps, run_id, dgm, events = make_run(tmp_path)
     state = invoke(dgm, run_id, saver)
     rows = archive.list_candidates(run_id)
     assert [r.generation for r in rows] == [0, 1, 1, 2, 2]
@@ -120,15 +132,21 @@ def test_two_generations_grow_the_archive(tmp_path, saver):
 
 
 def test_staged_evaluation_stops_below_the_threshold(tmp_path, saver):
-    archive, steps, run_id, dgm, _ = make_run(
+    archive, _steps, run_id, dgm, _ = make_run(
         tmp_path,
         steps_cls=SkillSteps,
-        evaluation={"evaluator": "word-sorting", "options": {"n": 40}, "stages": [{"tasks": 2, "threshold": 0.5}, {"tasks": 4}]},
+        evaluation={
+            "evaluator": "word-sorting",
+            "options": {"n": 40},
+            "stages": [{"tasks": 2, "threshold": 0.5}, {"tasks": 4}],
+        },
         budget={"generations": 0},
     )
     invoke(dgm, run_id, saver)
     seed = archive.list_candidates(run_id)[0]
-    assert len(archive.task_results(seed.id, "word-sorting", "dev")) == 2  # the second stage never ran
+    assert (
+        len(archive.task_results(seed.id, "word-sorting", "dev")) == 2
+    )  # the second stage never ran
 
 
 def test_a_failed_diagnosis_is_recorded_and_the_run_goes_on(tmp_path, saver):
@@ -141,7 +159,9 @@ def test_a_failed_diagnosis_is_recorded_and_the_run_goes_on(tmp_path, saver):
     assert archive.get_run(run_id).status == "finished"
 
 
-@pytest.mark.parametrize("crash_on", [("evaluate", 1), ("self_modify", 2), ("evaluate", 3), ("diagnose", 3)])
+@pytest.mark.parametrize(
+    "crash_on", [("evaluate", 1), ("self_modify", 2), ("evaluate", 3), ("diagnose", 3)]
+)
 def test_a_crash_anywhere_resumes_with_nothing_lost_or_counted_twice(tmp_path, saver, crash_on):
     archive, steps, run_id, dgm, _ = make_run(tmp_path)
     steps.crash_on = crash_on

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from clade.orchestrator.dgm.diagnosis import DiagnosisFailed, diagnose, parse_proposal
 
 GOOD = {

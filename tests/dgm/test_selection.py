@@ -7,6 +7,7 @@ import typing
 from collections import Counter
 
 import pytest
+
 from clade.orchestrator.dgm.selection import (
     Node,
     PolicyName,

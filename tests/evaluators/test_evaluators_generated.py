@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from clade.orchestrator.evaluators.generated import (
     Game24,
     MultistepArithmetic,

@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from clade.archive.errors import ConfigError
 from clade.orchestrator.evaluators.base import Evaluator, GradeResult
 from clade.orchestrator.evaluators.humaneval import HumanEval

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import jinja2
 import pytest
+
 from clade import prompts
 
 

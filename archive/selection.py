@@ -1,0 +1,69 @@
+"""What parent selection reads: per-candidate score and children, clade statistics.
+
+The policies themselves live in the orchestrator; these are their data, aggregated in SQL
+from the per-candidate totals (``candidate_score``). Mixed into :class:`~.facade.Archive`.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
+
+from clade.archive.errors import UnknownIdError
+from clade.archive.queries import sql_text
+from clade.archive.views import CladeStats, SelectionInput
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+_SUBTREE = """
+WITH RECURSIVE sub(id) AS (
+  SELECT id FROM candidate WHERE id = :id
+  UNION ALL SELECT c.id FROM candidate c JOIN sub ON c.parent_id = sub.id)
+"""
+
+
+class SelectionMixin:
+    """``clade_stats`` and ``selection_inputs``."""
+
+    def _read(self) -> AbstractContextManager[Connection]:
+        raise NotImplementedError
+
+    def clade_stats(self, candidate_id: str, evaluator: str | None = None) -> CladeStats:
+        """Pooled successes and failures over every evaluation in the candidate's subtree."""
+        query = (
+            _SUBTREE
+            + """
+        SELECT (SELECT count(*) FROM sub) AS size, coalesce(sum(s.n), 0) AS n,
+               coalesce(sum(s.n_passed), 0) AS ok, sum(s.score_sum) AS total
+        FROM candidate_score s WHERE s.candidate_id IN (SELECT id FROM sub) {ev}"""
+        )
+        with self._read() as conn:
+            r = conn.execute(
+                sql_text(query.format(ev="AND s.evaluator = :ev" if evaluator else "")),
+                {"id": candidate_id, "ev": evaluator},
+            ).one()
+        if r.size == 0:
+            raise UnknownIdError(f"no candidate with id {candidate_id!r}")
+        return CladeStats(
+            candidate_id=candidate_id, size=r.size, evaluations=r.n, successes=r.ok,
+            failures=r.n - r.ok, mean_score=(r.total / r.n) if r.n else None,
+        )  # fmt: skip
+
+    def selection_inputs(self, run_id: str, evaluator: str | None = None) -> list[SelectionInput]:
+        """Mean score and children count of every admitted, evaluated candidate of a run."""
+        query = """
+        SELECT c.id, c.generation, sum(s.score_sum) / sum(s.n) AS score,
+               coalesce(k.n, 0) AS children
+        FROM candidate c JOIN candidate_score s ON s.candidate_id = c.id {ev}
+        LEFT JOIN (SELECT parent_id, count(*) AS n FROM candidate
+                   WHERE run_id = :run AND parent_id IS NOT NULL GROUP BY parent_id) k
+               ON k.parent_id = c.id
+        WHERE c.run_id = :run AND c.status = 'admitted'
+        GROUP BY c.id, c.generation, k.n ORDER BY c.id"""
+        with self._read() as conn:
+            result = conn.execute(
+                sql_text(query.format(ev="AND s.evaluator = :ev" if evaluator else "")),
+                {"run": run_id, "ev": evaluator},
+            )
+            return [SelectionInput(*row) for row in result]

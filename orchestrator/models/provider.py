@@ -1,0 +1,187 @@
+"""litellm custom providers for models answered in this process.
+
+``transformers/<path>``, ``llamacpp/<path>`` and ``scripted/<name>`` are registered in
+``litellm.custom_provider_map``, so every call, local or remote, goes through
+``litellm.completion``/``acompletion`` and returns litellm's response and usage objects.
+The handlers honour litellm's ``timeout``: a local generation that overruns is cancelled
+and raises ``litellm.Timeout``. Clade's own errors (bad options, an exhausted script) are
+raised as ``litellm.BadRequestError`` carrying the original in ``clade_error``, so the
+layer above does not retry them and can re-raise them as they were.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from types import ModuleType
+from typing import Any
+
+from clade.archive.errors import CladeError
+from clade.orchestrator.models.engine import Generation, SamplingParams
+from clade.orchestrator.models.routing import CUSTOM_PROVIDERS, get_engine
+from clade.orchestrator.models.scripted import scripted_reply
+
+_lock = threading.Lock()
+_litellm: ModuleType | None = None
+
+
+def _params(optional: dict[str, Any]) -> SamplingParams:
+    stop = optional.get("stop") or []
+    return SamplingParams(
+        max_tokens=int(optional.get("max_tokens") or 256),
+        temperature=float(optional.get("temperature") or 0.0),
+        top_p=float(optional.get("top_p") or 1.0),
+        stop=[stop] if isinstance(stop, str) else list(stop),
+        seed=optional.get("seed"),
+    )
+
+
+def _seconds(timeout: Any) -> float | None:
+    if timeout is None or isinstance(timeout, int | float):
+        return timeout
+    return getattr(timeout, "read", None) or getattr(timeout, "timeout", None)
+
+
+class LocalProvider:
+    """Factory of the litellm handler for one provider name (built lazily: litellm is heavy)."""
+
+    @staticmethod
+    def build(provider: str) -> Any:
+        import litellm
+
+        class Handler(litellm.CustomLLM):
+            def __init__(self) -> None:
+                super().__init__()
+                self.provider = provider
+                self._pool = ThreadPoolExecutor(
+                    max_workers=32, thread_name_prefix=f"clade-{provider}"
+                )
+
+            def _submit(
+                self, model: str, messages: list[Any], optional: dict[str, Any]
+            ) -> Future[Generation]:
+                params = _params(optional)
+                if self.provider == "scripted":
+                    return self._pool.submit(_scripted, model, messages, params)
+                engine = get_engine(self.provider, model, optional.get("engine_options"))
+                submit = getattr(engine, "submit", None)
+                if submit is not None:
+                    fut: Future[Generation] = submit(messages, params)
+                    return fut
+                return self._pool.submit(engine.generate, messages, params)
+
+            def _error(self, exc: CladeError, model: str) -> Exception:
+                err = litellm.BadRequestError(
+                    message=str(exc), model=model, llm_provider=self.provider
+                )
+                err.clade_error = exc  # type: ignore[attr-defined]
+                return err
+
+            def _timeout(
+                self, fut: Future[Generation], model: str, seconds: float | None
+            ) -> Exception:
+                fut.cancel()
+                return litellm.Timeout(
+                    message=f"local generation exceeded {seconds} s",
+                    model=model,
+                    llm_provider=self.provider,
+                )
+
+            def _respond(self, gen: Generation, model: str, response: Any) -> Any:
+                response.model = f"{self.provider}/{model}"
+                response.choices[0].message.content = gen.text
+                response.choices[0].finish_reason = gen.finish_reason
+                response.usage = litellm.Usage(
+                    prompt_tokens=gen.prompt_tokens,
+                    completion_tokens=gen.completion_tokens,
+                    total_tokens=gen.prompt_tokens + gen.completion_tokens,
+                )
+                return response
+
+            def completion(
+                self,
+                model: str,
+                messages: list[Any],
+                api_base: Any,
+                custom_prompt_dict: Any,
+                model_response: Any,
+                print_verbose: Any,
+                encoding: Any,
+                api_key: Any,
+                logging_obj: Any,
+                optional_params: dict[str, Any],
+                *args: Any,
+                timeout: Any = None,
+                **kwargs: Any,
+            ) -> Any:
+                seconds = _seconds(timeout)
+                try:
+                    fut = self._submit(model, messages, optional_params)
+                    gen = fut.result(timeout=seconds)
+                except CladeError as exc:
+                    raise self._error(exc, model) from exc
+                except FutureTimeout:
+                    raise self._timeout(fut, model, seconds) from None
+                return self._respond(gen, model, model_response)
+
+            async def acompletion(
+                self,
+                model: str,
+                messages: list[Any],
+                api_base: Any,
+                custom_prompt_dict: Any,
+                model_response: Any,
+                print_verbose: Any,
+                encoding: Any,
+                api_key: Any,
+                logging_obj: Any,
+                optional_params: dict[str, Any],
+                *args: Any,
+                timeout: Any = None,
+                **kwargs: Any,
+            ) -> Any:
+                seconds = _seconds(timeout)
+                try:
+                    fut = await asyncio.to_thread(self._submit, model, messages, optional_params)
+                    gen = await asyncio.wait_for(asyncio.wrap_future(fut), seconds)
+                except CladeError as exc:
+                    raise self._error(exc, model) from exc
+                except TimeoutError:
+                    raise self._timeout(fut, model, seconds) from None
+                return self._respond(gen, model, model_response)
+
+        return Handler()
+
+
+def _scripted(name: str, messages: list[Any], params: SamplingParams) -> Generation:
+    text = scripted_reply(name, messages)
+    for s in params.stop:
+        if s in text:
+            text = text[: text.index(s)]
+    prompt = sum(len(str(m.get("content", "")).split()) for m in messages)
+    return Generation(
+        text=text, prompt_tokens=prompt, completion_tokens=len(text.split()), finish_reason="stop"
+    )
+
+
+def litellm_module() -> ModuleType:
+    """litellm, imported offline-safe, with Clade's custom providers registered (once)."""
+    global _litellm
+    with _lock:
+        if _litellm is not None:
+            return _litellm
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        import litellm
+
+        litellm.suppress_debug_info = True
+        kept = [p for p in litellm.custom_provider_map if p["provider"] not in CUSTOM_PROVIDERS]
+        litellm.custom_provider_map = kept + [
+            {"provider": name, "custom_handler": LocalProvider.build(name)}
+            for name in CUSTOM_PROVIDERS
+        ]
+        litellm.utils.custom_llm_setup()
+        _litellm = litellm
+        return litellm

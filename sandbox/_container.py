@@ -1,0 +1,98 @@
+"""Creating a sandbox container: the engine client, the container's settings, and the
+mapping of the engine's refusals to one-line errors. Nothing is left behind on failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clade.sandbox.config import AGENT_GID, AGENT_UID, SOCKET_DIR, WORKDIR, SandboxConfig
+from clade.sandbox.errors import ContainerStartError, ImageMissing, SandboxError, SandboxUnavailable
+from clade.sandbox.owner import labels_for
+
+#: PID 1: reaps orphans so zombies never eat the pids limit; as namespace init it ignores
+#: every signal sent from inside.
+REAPER = (
+    "import os, signal\n"
+    "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})\n"
+    "while True:\n"
+    "    try:\n"
+    "        while os.waitpid(-1, os.WNOHANG)[0] > 0: pass\n"
+    "    except ChildProcessError: pass\n"
+    "    signal.sigtimedwait({signal.SIGCHLD}, 60)\n"
+)
+
+
+def docker_client(timeout: int = 60) -> Any:
+    """A docker SDK client that answers, or :class:`SandboxUnavailable` with the fix."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+    except Exception as exc:
+        raise SandboxUnavailable(
+            f"no Docker engine answers ({type(exc).__name__})",
+            hint="start Docker (`make setup` as root installs and starts it); without Docker "
+            "only the unsafe local backend runs (`clade sandbox run --backend local`)",
+        ) from exc
+    return client
+
+
+def create_container(client: Any, cfg: SandboxConfig) -> Any:
+    """Create and start the container of ``cfg``; remove it again if it does not start."""
+    import docker
+    from docker.types import LogConfig, Mount, Ulimit
+
+    mounts = []
+    if cfg.llm_socket_dir is not None:
+        if not cfg.llm_socket_dir.is_dir():
+            raise SandboxError(
+                f"model socket folder {cfg.llm_socket_dir} does not exist",
+                hint="start the model gateway first, or leave llm_socket_dir unset",
+            )
+        mounts.append(
+            Mount(SOCKET_DIR, str(cfg.llm_socket_dir.resolve()), type="bind", read_only=True)
+        )
+    try:
+        container = client.containers.create(
+            cfg.image,
+            ["python3", "-c", REAPER],
+            user=f"{AGENT_UID}:{AGENT_GID}",
+            network_mode="none",
+            read_only=True,
+            tmpfs={
+                WORKDIR: f"size={cfg.workdir_mb}m,uid={AGENT_UID},gid={AGENT_GID},mode=1775",
+                "/tmp": f"size={cfg.tmp_mb}m,mode=1777",
+            },
+            shm_size="8m",
+            mem_limit=f"{cfg.memory_mb}m",
+            memswap_limit=f"{cfg.memory_mb}m",
+            nano_cpus=int(cfg.cpus * 1e9),
+            pids_limit=cfg.pids_limit,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            ulimits=[Ulimit(name="core", soft=0, hard=0)],
+            mounts=mounts,
+            working_dir=WORKDIR,
+            hostname="sandbox",
+            log_config=LogConfig(type="none"),
+            labels=labels_for(cfg.run_id, cfg.labels),
+        )
+    except docker.errors.ImageNotFound as exc:
+        raise ImageMissing(
+            f"sandbox image {cfg.image} not found", hint="build it with `clade sandbox build`"
+        ) from exc
+    except docker.errors.APIError as exc:
+        raise ContainerStartError(
+            f"the engine refused the container: {exc.explanation or exc}",
+            hint="check `clade doctor` and the sandbox limits",
+        ) from exc
+    try:
+        container.start()
+    except docker.errors.APIError as exc:
+        container.remove(force=True)
+        raise ContainerStartError(
+            f"the container did not start: {exc.explanation or exc}",
+            hint="check `clade doctor`, the image and the sandbox limits",
+        ) from exc
+    return container

@@ -1,0 +1,121 @@
+"""Configuration of one sandbox and the result of one command run in it (pydantic)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+#: Where the work dir lives inside a container, and where the model socket folder is mounted.
+WORKDIR = "/work"
+SOCKET_DIR = "/run/clade"
+SOCKET_ENV = "CLADE_LLM_SOCKET"
+SOCKET_NAME = "llm.sock"
+#: The uid that owns the work dir and copies files in and out; slot ``k`` runs commands as
+#: ``SLOT_UID0 + k`` (all in group ``AGENT_GID``), so a timeout can kill exactly one slot's
+#: processes, even those that left their process group.
+AGENT_UID = 1000
+AGENT_GID = 1000
+SLOT_UID0 = 1001
+MAX_SLOTS = 8
+
+
+class SandboxConfig(BaseModel):
+    """Limits and wiring of one sandbox. Defaults suit an agent; tests use smaller ones."""
+
+    image: str = Field(
+        default="clade-agent:latest",
+        description="Docker image (built by `clade sandbox build`); ignored by the local backend.",
+    )
+    memory_mb: int = Field(
+        default=2048,
+        ge=32,
+        description="Memory limit in MiB, no swap; the tmpfs work dir and /tmp count against it.",
+    )
+    cpus: float = Field(default=2.0, gt=0, le=64, description="CPU limit in cores.")
+    pids_limit: int = Field(
+        default=256, ge=16, description="Most processes and threads alive in the sandbox at once."
+    )
+    workdir_mb: int = Field(
+        default=512, ge=1, description="Size of the writable work dir (a tmpfs), in MiB."
+    )
+    tmp_mb: int = Field(default=64, ge=1, description="Size of the tmpfs at /tmp, in MiB.")
+    timeout_s: float = Field(
+        default=600.0, gt=0, description="Default wall-clock limit of one command, in seconds."
+    )
+    output_limit_bytes: int = Field(
+        default=1 << 20,
+        ge=1024,
+        description="Bytes of stdout and of stderr kept per command; the rest is dropped.",
+    )
+    output_kill_bytes: int = Field(
+        default=32 << 20,
+        ge=1024,
+        description="A command that prints more than this (both streams) is killed.",
+    )
+    transfer_limit_bytes: int = Field(
+        default=256 << 20, ge=1024, description="Largest tar stream `get_files` accepts."
+    )
+    slots: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_SLOTS,
+        description="Commands that may run at once (the warm-container fast path); "
+        "each slot runs as its own uid.",
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Environment of every command; nothing of the caller's environment leaks in.",
+    )
+    llm_socket_dir: Path | None = Field(
+        default=None,
+        description=f"Host folder holding the model socket `{SOCKET_NAME}`; mounted read-only "
+        f"at {SOCKET_DIR} with ${SOCKET_ENV} pointing at the socket.",
+    )
+    run_id: str = Field(
+        default="",
+        description="Label of the run that owns the sandbox (for `clade sandbox prune`).",
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Extra container labels (e.g. candidate, role)."
+    )
+
+
+class ExecResult(BaseModel):
+    """What one command did. ``reason`` says why it failed, or is None when it succeeded."""
+
+    exit_code: int | None = Field(description="Exit status; None when it never finished.")
+    stdout: str = Field(default="", description="Captured stdout, at most the output limit.")
+    stderr: str = Field(default="", description="Captured stderr, at most the output limit.")
+    duration_s: float = Field(default=0.0, description="Wall-clock time of the command.")
+    timed_out: bool = Field(default=False, description="Killed at the wall-clock limit.")
+    output_truncated: bool = Field(default=False, description="Output beyond the limit dropped.")
+    output_killed: bool = Field(default=False, description="Killed for printing too much.")
+    oom_killed: bool = Field(default=False, description="Killed at the memory limit.")
+    error: str | None = Field(
+        default=None, description="A failure of the sandbox itself (e.g. it had to be restarted)."
+    )
+
+    @property
+    def ok(self) -> bool:
+        """Finished by itself with exit status 0."""
+        return self.reason is None
+
+    @property
+    def reason(self) -> str | None:
+        """One line on why the command failed, None when it succeeded."""
+        if self.error:
+            return self.error
+        if self.timed_out:
+            return f"timed out after {self.duration_s:.1f}s (process tree killed)"
+        if self.output_killed:
+            return "killed: printed more than the output kill limit"
+        if self.oom_killed:
+            return "killed: out of memory (the sandbox memory limit was hit)"
+        if self.exit_code is None:
+            return "did not finish"
+        if self.exit_code == 0:
+            return None
+        if self.exit_code > 128:
+            return f"killed by signal {self.exit_code - 128}"
+        return f"exit status {self.exit_code}"

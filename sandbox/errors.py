@@ -1,0 +1,23 @@
+"""Typed errors of the sandbox; each is a :class:`CladeError` with the fix as its hint."""
+
+from __future__ import annotations
+
+from clade.archive.errors import CladeError
+
+__all__ = ["ContainerStartError", "ImageMissing", "SandboxError", "SandboxUnavailable"]
+
+
+class SandboxError(CladeError):
+    """The sandbox could not do what was asked (not a failure of the code run inside it)."""
+
+
+class SandboxUnavailable(SandboxError):
+    """No Docker engine answers."""
+
+
+class ImageMissing(SandboxError):
+    """The sandbox image does not exist on this engine."""
+
+
+class ContainerStartError(SandboxError):
+    """The engine refused to create or start the container."""
