@@ -71,7 +71,9 @@ def covered(intervals: list[tuple[float, float]]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--generations", type=int, default=2)
     args = parser.parse_args()
 
@@ -90,7 +92,11 @@ def main() -> None:
     config = RunConfig.model_validate(
         {
             "models": {"default": {"model": "scripted/scripted_agent:reply"}},
-            "evaluation": {"evaluator": "word-sorting", "options": {"n": 40}, "stages": [{"tasks": 6}]},
+            "evaluation": {
+                "evaluator": "word-sorting",
+                "options": {"n": 40},
+                "stages": [{"tasks": 6}],
+            },
             "selection": {"policy": "best", "children_per_generation": 2},
             "agent_limits": {"max_steps": 3, "max_seconds": 60},
             "sandbox": {"memory_mb": 512, "cpus": 1.0},
@@ -118,7 +124,15 @@ def main() -> None:
     rows = archive.list_candidates(run_id)
     print(f"{len(rows)} candidates, {len(calls)} model calls, {len(INTERVALS)} sandbox operations")
     print(f"wall {wall:.2f}s; in sandboxes or model calls {busy:.2f}s; outside {wall - busy:.2f}s")
-    print(json.dumps({"overhead_share": round(1 - busy / wall, 4), "wall_s": round(wall, 2), "candidates": len(rows)}))
+    print(
+        json.dumps(
+            {
+                "overhead_share": round(1 - busy / wall, 4),
+                "wall_s": round(wall, 2),
+                "candidates": len(rows),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

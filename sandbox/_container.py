@@ -89,10 +89,12 @@ def create_container(client: Any, cfg: SandboxConfig) -> Any:
         ) from exc
     try:
         container.start()
-    except docker.errors.APIError as exc:
+    except BaseException as exc:  # a signal while starting must not orphan the container
         container.remove(force=True)
-        raise ContainerStartError(
-            f"the container did not start: {exc.explanation or exc}",
-            hint="check `clade doctor`, the image and the sandbox limits",
-        ) from exc
+        if isinstance(exc, docker.errors.APIError):
+            raise ContainerStartError(
+                f"the container did not start: {exc.explanation or exc}",
+                hint="check `clade doctor`, the image and the sandbox limits",
+            ) from exc
+        raise
     return container

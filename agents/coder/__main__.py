@@ -43,9 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--command-timeout", type=float, default=Limits.command_timeout)
     parser.add_argument(
-        "--reply-tokens", type=int, default=512, help="max tokens of one model reply"
+        "--reply-tokens",
+        type=int,
+        default=None,
+        help="max tokens of one reply (default: the role's)",
     )
-    parser.add_argument("--temperature", type=float, default=0.0)
+    parser.add_argument(
+        "--temperature", type=float, default=None, help="sampling temperature (default: the role's)"
+    )
     args = parser.parse_args(argv)
 
     limits = Limits(args.max_steps, args.max_seconds, args.max_tokens, args.command_timeout)

@@ -8,6 +8,7 @@ instant. ``main`` turns a :class:`CladeError` into one line on stderr and a non-
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
@@ -33,16 +34,24 @@ def _root() -> None:
 def _register() -> None:
     # Imported here, not at the top, so the groups can import `app` helpers without cycles.
     from clade.orchestrator.cli import archive, doctor, evaluators, models, run, sandbox
+    from clade.orchestrator.cli import eval as eval_
 
-    for group in (run, doctor, archive, sandbox, models, evaluators):
+    for group in (run, eval_, doctor, archive, evaluators, sandbox, models):
         group.register(app)
 
 
 _register()
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    # SystemExit unwinds the stack, so sandboxes and servers are cleaned up in their
+    # `finally` blocks, as on Ctrl-C; the default SIGTERM action would skip them.
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
     """Entry point of the ``clade`` console script."""
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         app()
     except CladeError as exc:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol, TypedDict
 
+from clade.archive.errors import CladeError
 from clade.archive.facade import Archive
 from clade.archive.progress import TaskResult
 from clade.archive.tables import Candidate, CandidateStatus
@@ -146,11 +147,13 @@ class DGMRun:
         meta = {"key": key}
         try:
             proposal = self.steps.diagnose(parent, self._failures(parent))
-        except DiagnosisFailed as exc:
-            self.emit({"event": "child", "key": key, "status": "failed", "reason": exc.message})
+        except CladeError as exc:  # no valid proposal, a failed model call, a spent budget
+            replies = exc.replies[-1:] if isinstance(exc, DiagnosisFailed) else []
+            reason = f"diagnosis failed: {exc}"
+            self.emit({"event": "child", "key": key, "status": "failed", "reason": reason})
             return self.archive.add_candidate(
                 task["run_id"], parent.tree_hash, parent_id=parent.id, status=CandidateStatus.FAILED,
-                rejection_reason=f"diagnosis failed: {exc.message}", meta={**meta, "replies": exc.replies[-1:]},
+                rejection_reason=reason, meta={**meta, "replies": replies},
             )  # fmt: skip
         try:
             tree = self.steps.self_modify(parent, proposal, key)

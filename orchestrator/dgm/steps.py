@@ -32,8 +32,14 @@ from clade.sandbox import SandboxConfig
 
 from .diagnosis import Proposal, diagnose
 
-#: Source files shown to the diagnosis model, at most this many characters in all.
-CODE_BUDGET = 12_000
+#: Characters of source code and of the failed task's log shown to the diagnosis model:
+#: the prompt must fit a small local model's context (4096 tokens per llama.cpp slot).
+CODE_BUDGET = 7_000
+LOG_BUDGET = 2_500
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "\n# [... cut to fit the prompt ...]\n"
 
 
 def seed_agent_folder() -> Path:
@@ -126,12 +132,12 @@ class SandboxSteps:
         task, score, log = (
             random.Random(parent.id).choice(failures) if failures else (None, None, "")
         )
-        files, used = [], 0
-        for path, data in sorted(self._files(parent).items()):
-            text = data.decode("utf-8", errors="replace")
-            if path.endswith(".py") and used + len(text) <= CODE_BUDGET:
-                files.append((path, text))
-                used += len(text)
+        sources = {p: d for p, d in sorted(self._files(parent).items()) if p.endswith(".py")}
+        share = CODE_BUDGET // max(1, len(sources))
+        files = [
+            (path, _clip(data.decode("utf-8", errors="replace"), share))
+            for path, data in sources.items()
+        ]
 
         def chat(messages: list[dict[str, str]]) -> str:
             layer = self.gateway.layer
@@ -145,7 +151,7 @@ class SandboxSteps:
             task.statement
             if task
             else "(every task was solved; find what would make the agent more reliable)",
-            log[-6000:],
+            log[-LOG_BUDGET:],
             score.detail if score else "",
         )
 
