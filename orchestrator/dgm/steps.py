@@ -28,6 +28,7 @@ from clade.orchestrator.evaluators.runner import (
     run_tasks,
 )
 from clade.orchestrator.models.gateway import Gateway
+from clade.orchestrator.models.routing import LOCAL_PROVIDERS, resolve_model
 from clade.sandbox import SandboxConfig
 
 from .diagnosis import Proposal, diagnose
@@ -36,6 +37,12 @@ from .diagnosis import Proposal, diagnose
 #: the prompt must fit a small local model's context (4096 tokens per llama.cpp slot).
 CODE_BUDGET = 7_000
 LOG_BUDGET = 2_500
+
+
+PROPOSAL_FORMAT = {
+    "type": "json_schema",
+    "json_schema": {"name": "proposal", "schema": Proposal.model_json_schema()},
+}
 
 
 def _clip(text: str, limit: int) -> str:
@@ -139,10 +146,16 @@ class SandboxSteps:
             for path, data in sources.items()
         ]
 
+        layer = self.gateway.layer
+        # Local engines decode under the proposal's JSON schema, so even a tiny model answers
+        # in the right shape; API models get the format from the prompt alone.
+        provider = resolve_model(layer.config.for_role("diagnose").model).split("/", 1)[0]
+        constrained = provider in LOCAL_PROVIDERS
+        extra = {"response_format": PROPOSAL_FORMAT} if constrained else {}
+
         def chat(messages: list[dict[str, str]]) -> str:
-            layer = self.gateway.layer
             return layer.complete(
-                messages, role="diagnose", run_id=self.run_id, candidate_id=parent.id
+                messages, role="diagnose", run_id=self.run_id, candidate_id=parent.id, **extra
             ).text
 
         return diagnose(

@@ -24,6 +24,11 @@ class SamplingParams(BaseModel):
         default_factory=list, description="Generation ends before any of these strings."
     )
     seed: int | None = Field(default=None, description="Seed for sampling; same seed, same text.")
+    json_schema: dict[str, Any] | None = Field(
+        default=None,
+        description="Constrain the reply to JSON matching this schema (llama.cpp grammar); "
+        "engines without constrained decoding ignore it and rely on the prompt.",
+    )
 
 
 class Generation(BaseModel):

@@ -30,7 +30,7 @@ from clade.orchestrator.models.provider import litellm_module
 from clade.orchestrator.models.routing import resolve_model
 from clade.orchestrator.models.spec import ModelsConfig
 
-SAMPLING_KEYS = frozenset({"temperature", "top_p", "max_tokens", "stop", "seed"})
+SAMPLING_KEYS = frozenset({"temperature", "top_p", "max_tokens", "stop", "seed", "response_format"})
 
 
 class ModelLayer:

@@ -40,6 +40,8 @@ def build_request(messages: Sequence[Mapping[str, Any]], params: SamplingParams)
         request["stop"] = list(params.stop)
     if params.seed is not None:
         request["seed"] = params.seed
+    if params.json_schema is not None:
+        request["json_schema"] = params.json_schema
     return request
 
 

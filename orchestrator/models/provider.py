@@ -36,7 +36,19 @@ def _params(optional: dict[str, Any]) -> SamplingParams:
         top_p=float(optional.get("top_p") or 1.0),
         stop=[stop] if isinstance(stop, str) else list(stop),
         seed=optional.get("seed"),
+        json_schema=_schema(optional.get("response_format")),
     )
+
+
+def _schema(response_format: Any) -> dict[str, Any] | None:
+    """The JSON schema an OpenAI-style ``response_format`` asks for, if any."""
+    if not isinstance(response_format, dict):
+        return None
+    if response_format.get("type") == "json_schema":
+        return dict((response_format.get("json_schema") or {}).get("schema") or {"type": "object"})
+    if response_format.get("type") == "json_object":
+        return dict(response_format.get("schema") or {"type": "object"})
+    return None
 
 
 def _seconds(timeout: Any) -> float | None:
