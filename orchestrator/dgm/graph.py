@@ -168,6 +168,7 @@ class DGMRun:
         rejection: str | None = None
         if tree == parent.tree_hash:
             status, rejection = CandidateStatus.REJECTED, "the self-modification changed nothing"
+            self.emit({"event": "child", "key": key, "status": status.value, "reason": rejection})
         return self.archive.add_candidate(
             task["run_id"], tree, parent_id=parent.id, status=status, rejection_reason=rejection,
             proposal=proposal.model_dump(), meta=meta,
