@@ -27,6 +27,12 @@ def run(
         typer.Option(help="Continue RUN (an id or unique prefix) after a crash, a kill or Ctrl-C."),
     ] = None,
     name: Annotated[str, typer.Option(help="A label for a new run.")] = "",
+    approve: Annotated[
+        bool,
+        typer.Option(
+            "--approve", help="Show each child's diff and wait for a yes before evaluating it."
+        ),
+    ] = False,
 ) -> None:
     """Evolve coding agents that rewrite their own code (a Darwin-Gödel run).
 
@@ -70,7 +76,10 @@ def run(
         )
     with Progress(console, archive, run_id, run_config) as progress:
         try:
-            execute(archive, run_config, run_id, resume=bool(resume), emit=progress.emit)
+            execute(
+                archive, run_config, run_id, resume=bool(resume), emit=progress.emit,
+                approve=progress.ask_approval if approve else None,
+            )  # fmt: skip
         except KeyboardInterrupt:
             console.print(f"\ninterrupted: resume with `clade run --resume {run_id}`")
             raise typer.Exit(130) from None

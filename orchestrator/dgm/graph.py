@@ -81,6 +81,7 @@ class DGMRun:
     evaluator: Evaluator
     steps: Steps
     started: float = 0.0
+    approve: bool = False
     emit: Emit = lambda event: None
 
     # -- nodes -----------------------------------------------------------------------
@@ -132,9 +133,36 @@ class DGMRun:
         child = self._find(task["run_id"], key)
         if child is None:
             child = self._make_child(task, key)
-        if child.status == CandidateStatus.EVALUATING:
+        if (
+            child.status == CandidateStatus.EVALUATING
+            and self.approve
+            and not self._approved(child, key)
+        ):
+            self.archive.set_status(child.id, CandidateStatus.REJECTED, "rejected by the user")
+            self.emit(
+                {
+                    "event": "child",
+                    "candidate": child.id,
+                    "status": "rejected",
+                    "reason": "rejected by the user",
+                }
+            )
+        elif child.status == CandidateStatus.EVALUATING:
             self._judge(child)
         return {"children": [key]}
+
+    def _approved(self, child: Candidate, key: str) -> bool:
+        """Ask the user (a LangGraph interrupt: the run pauses, checkpointed, until answered)."""
+        from langgraph.types import interrupt
+
+        assert child.parent_id is not None
+        question = {
+            "candidate": child.id,
+            "key": key,
+            "parent": child.parent_id,
+            "diff": self.archive.diff(child.parent_id, child.id),
+        }
+        return bool(interrupt(question))
 
     def finish(self, state: RunState) -> RunState:
         self.archive.finish_run(state["run_id"])

@@ -120,15 +120,21 @@ def execute(
     resume: bool,
     emit: Emit,
     steps_factory: Callable[[Archive, str, RunConfig, Any], Steps] = real_steps,
+    approve: Callable[[dict[str, Any]], bool] | None = None,
 ) -> None:
-    """Run (or resume) ``run_id`` to its end; every step is saved as it finishes."""
+    """Run (or resume) ``run_id`` to its end; every step is saved as it finishes.
+
+    With ``approve``, each child's diff is shown to it before evaluation (the graph pauses
+    at a LangGraph interrupt; children waiting together are answered together)."""
     from clade.orchestrator.evaluators.registry import load_evaluator
 
     evaluator = load_evaluator(config.evaluation.evaluator, **config.evaluation.options)
     steps = steps_factory(archive, run_id, config, evaluator)
     created = archive.get_run(run_id).created_at
     started = (created if created.tzinfo else created.replace(tzinfo=UTC)).timestamp()
-    dgm = DGMRun(archive, config, evaluator, steps, started=started, emit=emit)
+    dgm = DGMRun(
+        archive, config, evaluator, steps, started=started, emit=emit, approve=approve is not None
+    )
     with checkpointer(settings().archive_url, settings().home) as saver:
         graph = build_graph(dgm, saver)
         graph_config = {
@@ -136,4 +142,20 @@ def execute(
             "max_concurrency": config.parallelism,
             "recursion_limit": 2 * config.budget.generations + 10,
         }
-        graph.invoke(None if resume else {"run_id": run_id}, graph_config, durability="sync")
+        answer_interrupts(graph, None if resume else {"run_id": run_id}, graph_config, approve)
+
+
+def answer_interrupts(
+    graph: Any,
+    first_input: Any,
+    graph_config: Any,
+    approve: Callable[[dict[str, Any]], bool] | None,
+) -> Any:
+    """Invoke ``graph``; while it pauses for approvals, ask ``approve`` and resume."""
+    from langgraph.types import Command
+
+    result = graph.invoke(first_input, graph_config, durability="sync")
+    while approve is not None and result.get("__interrupt__"):
+        answers = {pending.id: approve(pending.value) for pending in result["__interrupt__"]}
+        result = graph.invoke(Command(resume=answers), graph_config, durability="sync")
+    return result

@@ -38,6 +38,24 @@ class Progress:
     ) -> None:
         self._live.__exit__(exc_type, exc, tb)
 
+    def ask_approval(self, question: dict[str, Any]) -> bool:
+        """Show a child's diff and ask whether to evaluate it (the live line steps aside)."""
+        import typer
+        from rich.syntax import Syntax
+
+        with self._lock:
+            self._live.stop()
+            try:
+                self.console.rule(
+                    f"child {question['key']} ({question['candidate']}) of {question['parent']}"
+                )
+                self.console.print(
+                    Syntax(question["diff"] or "(no change)", "diff", word_wrap=True)
+                )
+                return typer.confirm("Evaluate this child?", default=True)
+            finally:
+                self._live.start()
+
     def _line(self) -> str:
         tokens, usd = self.archive.run_usage(self.run_id)
         best = max((s.score for s in self.archive.selection_inputs(self.run_id)), default=None)

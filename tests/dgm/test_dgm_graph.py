@@ -177,3 +177,32 @@ def test_a_crash_anywhere_resumes_with_nothing_lost_or_counted_twice(tmp_path, s
         results = archive.task_results(row.id, "word-sorting", "dev")
         assert len(results) == 4  # every staged task once, none twice
     assert archive.get_run(run_id).status == "finished"
+
+
+def test_approve_pauses_each_child_until_the_user_answers(tmp_path, saver):
+    from clade.orchestrator.dgm.launch import answer_interrupts
+
+    archive, _steps, run_id, dgm, _ = make_run(tmp_path, budget={"generations": 1})
+    dgm.approve = True
+    shown: list[dict] = []
+
+    def approve(question: dict) -> bool:
+        shown.append(question)
+        return question["key"] == "g1c0"  # approve the first child, reject the second
+
+    graph = build_graph(dgm, saver)
+    config = {"configurable": {"thread_id": run_id}, "max_concurrency": 2}
+    answer_interrupts(graph, {"run_id": run_id}, config, approve)
+    assert sorted(q["key"] for q in shown) == ["g1c0", "g1c1"]
+    assert all("+++" in q["diff"] for q in shown)  # the user saw each child's change
+    by_key = {
+        archive.get_candidate(r.id).meta["key"]: archive.get_candidate(r.id)
+        for r in archive.list_candidates(run_id)
+    }
+    assert by_key["g1c0"].status == "admitted"
+    assert (by_key["g1c1"].status, by_key["g1c1"].rejection_reason) == (
+        "rejected",
+        "rejected by the user",
+    )
+    assert archive.task_results(by_key["g1c1"].id, "word-sorting", "dev") == {}  # never evaluated
+    assert archive.get_run(run_id).status == "finished"
