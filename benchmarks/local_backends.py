@@ -14,6 +14,7 @@ overhead <= 0.10, llamacpp_4 >= 2.5 x transformers_4.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import tempfile
@@ -90,6 +91,9 @@ def direct_server(path: Path, threads: int) -> Iterator[Any]:
     params.n_ctx = 4096 * 4
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
+    # The same settings as Clade's engine (LlamaCppOptions): idle threads sleep (poll 0), so
+    # the server that is not being measured does not spin on the CPUs of the one that is.
+    params.cpuparams.poll = params.cpuparams_batch.poll = 0
     params.verbosity = -1
     server = xllamacpp.Server(params)
     try:
@@ -173,22 +177,25 @@ def main() -> None:
     llamacpp: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="clade-bench-") as name:
         folder = Path(name)
-        # Reference and Clade alternate, so load from elsewhere hits both alike.
-        with (
-            direct_server(path, args.threads) as server,
-            clade_socket(folder, f"llamacpp/{path}", options) as socket_path,
-        ):
-            for _ in range(args.rounds):
+        # Reference and Clade alternate, so load from elsewhere hits both alike, and only one
+        # of them is loaded at a time: two llama.cpp instances in one process slow each
+        # other down by half even when one is idle (measured: 64 tokens in 0.60 s alone,
+        # 1.3-1.6 s with the other loaded), which would measure the neighbour, not Clade.
+        for _ in range(args.rounds):
+            with direct_server(path, args.threads) as server:
                 for streams, value in measure(
                     "llama.cpp binding (direct)", direct_call(server, args.max_tokens)
                 ).items():
                     direct[streams] = max(direct.get(streams, 0.0), value)
+            del server  # `with ... as` keeps the name bound: drop the last reference
+            gc.collect()
+            with clade_socket(folder, f"llamacpp/{path}", options) as socket_path:
                 for streams, value in measure(
                     "llama.cpp via Clade socket",
                     socket_call(socket_path, f"llamacpp/{path}", args.max_tokens),
                 ).items():
                     llamacpp[streams] = max(llamacpp.get(streams, 0.0), value)
-        close_engines()
+            close_engines()
         with clade_socket(folder, f"transformers/{path}", {}) as socket_path:
             transformers = measure(
                 "transformers via Clade socket",

@@ -80,6 +80,14 @@ class LlamaCppOptions(BaseModel):
         description="Context length of each slot in tokens (prompt plus completion); "
         "the KV cache holds n_ctx * n_parallel tokens.",
     )
+    poll: int = Field(
+        default=0,
+        ge=0,
+        le=100,
+        description="How hard idle llama.cpp threads busy-wait for work (0-100; llama.cpp's "
+        "own default is 50). 0 lets them sleep, leaving the CPUs to sandboxes and to other "
+        "engines between requests.",
+    )
     verbose: bool = Field(
         default=False, description="Let llama.cpp log to stderr (loading, slots, timings)."
     )
@@ -92,7 +100,7 @@ def is_installed() -> bool:
 
 def load_engine(path: str | os.PathLike[str], **options: Any) -> LlamaCppEngine:
     """Load the GGUF model at ``path``; options are the fields of :class:`LlamaCppOptions`
-    (n_parallel, n_threads, n_ctx, verbose)."""
+    (n_parallel, n_threads, n_ctx, poll, verbose)."""
     try:
         parsed = LlamaCppOptions(**options)
     except ValidationError as exc:
@@ -205,6 +213,8 @@ def _start_server(path: Path, options: LlamaCppOptions, socket_dir: str) -> Any:
     params.kv_unified = False  # each slot owns n_ctx tokens: no request starves another
     params.cpuparams.n_threads = options.n_threads
     params.cpuparams_batch.n_threads = options.n_threads
+    params.cpuparams.poll = options.poll
+    params.cpuparams_batch.poll = options.poll
     params.cache_ram_mib = PROMPT_CACHE_MIB
     params.verbosity = 3 if options.verbose else -1
     # Hand back the model's text as it is: no <think> splitting into reasoning_content.
