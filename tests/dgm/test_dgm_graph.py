@@ -7,6 +7,9 @@ and self-modification adds the task named in the proposal.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from clade.archive.facade import Archive
@@ -39,8 +42,8 @@ class SkillSteps:
         return set(text.split())
 
     def _tree(self, skills: set[str]) -> str:
-        folder = self.tmp / f"tree{len(list(self.tmp.iterdir()))}"
-        folder.mkdir()
+        # Children run in parallel threads: each tree gets a folder of its own.
+        folder = Path(tempfile.mkdtemp(dir=self.tmp))
         (folder / "skill.txt").write_text(" ".join(sorted(skills)))
         return self.archive.put_tree(folder)
 
