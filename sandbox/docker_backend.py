@@ -16,8 +16,7 @@ import queue
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from clade.sandbox import _paths
 from clade.sandbox._container import create_container, docker_client
@@ -34,6 +33,7 @@ from clade.sandbox.config import (
     SandboxConfig,
 )
 from clade.sandbox.errors import SandboxError
+from clade.sandbox.protocol import ManagedSandbox
 
 #: Runs a command as ``sh -c WRAP <timeout> argv...``: limit it, then kill what it left.
 WRAP = 'umask 002; timeout -s KILL "$0" "$@"; rc=$?; kill -KILL -1 2>/dev/null; exit $rc'
@@ -50,7 +50,7 @@ _GRACE_S = 2.0
 _TRANSFER_TIMEOUT_S = 300.0
 
 
-class DockerSandbox:
+class DockerSandbox(ManagedSandbox):
     """A sandbox in one Docker container; see the module docstring."""
 
     isolated = True
@@ -68,18 +68,6 @@ class DockerSandbox:
         self._oom_seen = 0
 
     # -- life cycle ----------------------------------------------------------------------
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     @property
     def container_id(self) -> str | None:
         """The container's id while it exists."""

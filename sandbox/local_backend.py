@@ -15,16 +15,16 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Self
+from typing import IO
 
 from clade.sandbox import _paths
 from clade.sandbox._runner import collect
 from clade.sandbox.config import SOCKET_ENV, SOCKET_NAME, ExecResult, SandboxConfig
 from clade.sandbox.errors import SandboxError
+from clade.sandbox.protocol import ManagedSandbox
 
 
-class LocalSandbox:
+class LocalSandbox(ManagedSandbox):
     """Runs commands as subprocesses of this process; see the module docstring."""
 
     isolated = False
@@ -33,18 +33,6 @@ class LocalSandbox:
         self.config = config or SandboxConfig()
         self.workdir = ""
         self._slots = threading.BoundedSemaphore(self.config.slots)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         if not self.workdir:

@@ -67,9 +67,7 @@ def real_steps(archive: Archive, run_id: str, config: RunConfig, evaluator: Any)
     from .steps import SandboxSteps
 
     def sink(record: Any) -> None:
-        archive.record_model_call(
-            **record.model_dump(exclude={"created_at"}), created_at=record.created_at
-        )
+        archive.record_model_call(**record.model_dump())
 
     layer = ModelLayer(config.models, sink=sink, run_id=run_id)
     tracker = layer.set_budget(
