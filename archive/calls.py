@@ -1,4 +1,4 @@
-"""Model calls and meta-prompt versions: what the model layer, judges and conductors record.
+"""Model calls, meta-prompt versions and traces: what models, judges and conductors record.
 
 Mixed into :class:`~.facade.Archive`; each record is one transaction.
 """
@@ -7,17 +7,17 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from clade.archive.ids import new_id
-from clade.archive.tables import MetaPromptVersion, ModelCall, utcnow
+from clade.archive.tables import MetaPromptVersion, ModelCall, Trace, utcnow
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
 
 class CallsMixin:
-    """Writers and readers of model calls and meta-prompt versions."""
+    """Writers and readers of model calls, meta-prompt versions and traces."""
 
     def _write(self) -> AbstractContextManager[Session]:
         raise NotImplementedError
@@ -61,8 +61,12 @@ class CallsMixin:
         run_id: str | None = None,
         reason: str | None = None,
         score: float | None = None,
+        cases: list[Any] | None = None,
     ) -> MetaPromptVersion:
-        """Record the next version of a judge's or conductor's meta-prompt."""
+        """Record the next version of a judge's or conductor's meta-prompt.
+
+        ``cases`` are the records that produced it (a judge's buffered feedback, say).
+        """
         from sqlmodel import col, select
 
         with self._write() as session:
@@ -77,7 +81,7 @@ class CallsMixin:
             last = session.exec(query.order_by(col(MetaPromptVersion.version).desc())).first()
             version = MetaPromptVersion(
                 id=new_id(), run_id=run_id, kind=kind, name=name, text=text, reason=reason,
-                score=score, version=(last.version + 1) if last else 1,
+                score=score, cases=cases, version=(last.version + 1) if last else 1,
                 parent_id=last.id if last else None,
             )  # fmt: skip
             session.add(version)
@@ -86,6 +90,7 @@ class CallsMixin:
     def meta_prompt_versions(
         self, kind: str | None = None, name: str | None = None, run_id: str | None = None
     ) -> list[MetaPromptVersion]:
+        """Versions in the order they were made, filtered by whichever arguments are given."""
         from sqlmodel import col, select
 
         query = select(MetaPromptVersion)
@@ -94,3 +99,54 @@ class CallsMixin:
                 query = query.where(getattr(MetaPromptVersion, column) == value)
         with self._read_session() as session:
             return list(session.exec(query.order_by(col(MetaPromptVersion.id))))
+
+    def latest_meta_prompt(
+        self, kind: str, name: str, run_id: str | None = None
+    ) -> MetaPromptVersion | None:
+        """The newest version of ``kind``/``name`` (in ``run_id`` if given), or None."""
+        versions = self.meta_prompt_versions(kind, name, run_id)
+        return versions[-1] if versions else None
+
+    def record_trace(
+        self,
+        kind: str,
+        item: str,
+        steps: list[Any],
+        *,
+        answer: str | None = None,
+        run_id: str | None = None,
+        candidate_id: str | None = None,
+        calls: int = 0,
+        tokens: int = 0,
+        meta: dict[str, Any] | None = None,
+    ) -> str:
+        """Record one conversation (a conductor's solve, a judge's decision); returns its id."""
+        trace = Trace(
+            id=new_id(), run_id=run_id, candidate_id=candidate_id, kind=kind, item=item,
+            answer=answer, steps=steps, calls=calls, tokens=tokens, meta=meta or {},
+        )  # fmt: skip
+        with self._write() as session:
+            session.add(trace)
+        return trace.id
+
+    def traces(self, run_id: str | None = None, kind: str | None = None) -> list[Trace]:
+        """Traces in the order they were recorded, filtered by whichever arguments are given."""
+        from sqlmodel import col, select
+
+        query = select(Trace)
+        if run_id is not None:
+            query = query.where(Trace.run_id == run_id)
+        if kind is not None:
+            query = query.where(Trace.kind == kind)
+        with self._read_session() as session:
+            return list(session.exec(query.order_by(col(Trace.id))))
+
+    def get_trace(self, trace_id: str) -> Trace:
+        """The trace with id ``trace_id``; UnknownIdError when there is none."""
+        from clade.archive.errors import UnknownIdError
+
+        with self._read_session() as session:
+            trace = session.get(Trace, trace_id)
+        if trace is None:
+            raise UnknownIdError(f"no trace {trace_id!r} in this archive")
+        return trace

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The newest revision under migrations/versions (a test keeps the two equal). Opening an
 # archive already at this revision needs no Alembic import: a CLI command starts faster.
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 READ_ONLY = {"clade_read_only": True}
 BUSY_TIMEOUT_MS = 60_000
 _PG_MIGRATION_LOCK = 0x434C414445  # "CLADE": serialises concurrent upgrades on PostgreSQL

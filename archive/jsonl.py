@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from clade.archive.errors import ArchiveError, ImportFormatError
-from clade.archive.tables import Candidate, Evaluation, MetaPromptVersion, ModelCall, Run
+from clade.archive.tables import Candidate, Evaluation, MetaPromptVersion, ModelCall, Run, Trace
 
 if TYPE_CHECKING:
     from clade.archive.facade import Archive
@@ -32,13 +32,16 @@ _TABLES: dict[str, Any] = {
     "evaluation": Evaluation,
     "model_call": ModelCall,
     "meta_prompt": MetaPromptVersion,
+    "trace": Trace,
 }
 
 
 class Record(BaseModel):
     """One line of an export."""
 
-    type: Literal["header", "run", "candidate", "evaluation", "model_call", "meta_prompt", "blob"]
+    type: Literal[
+        "header", "run", "candidate", "evaluation", "model_call", "meta_prompt", "trace", "blob"
+    ]
     data: dict[str, Any] = Field(default_factory=dict, description="The row, or blob facts.")
 
 
@@ -88,6 +91,9 @@ def export_run(archive: Archive, run_id: str, path: Path) -> int:
             lines += 1
         for version in _rows(archive, MetaPromptVersion, MetaPromptVersion.run_id == run_id):
             out.write(_line("meta_prompt", version.model_dump(mode="json")))
+            lines += 1
+        for trace in _rows(archive, Trace, Trace.run_id == run_id):
+            out.write(_line("trace", trace.model_dump(mode="json")))
             lines += 1
         for kind, digest in dict.fromkeys(blobs):
             raw = archive.blobs.path(digest, kind).read_bytes()
@@ -183,6 +189,7 @@ def _insert_all(archive: Archive, run: Run, rows: dict[str, list[Any]]) -> None:
             session.add(cand)
             session.flush()
         session.add_all(rows["meta_prompt"])
+        session.add_all(rows["trace"])
         conn = session.connection()
         for name, table in (("evaluation", Evaluation), ("model_call", ModelCall)):
             values = [r.model_dump(exclude={"id"}) for r in rows[name]]

@@ -1,4 +1,5 @@
-"""The archive's tables (SQLModel): runs, candidates, evaluations, model calls, meta-prompts.
+"""The archive's tables (SQLModel): runs, candidates, evaluations, model calls, meta-prompts,
+traces.
 
 Rows are written through :class:`clade.archive.facade.Archive`; these classes are also
 the validators for records read back from a JSON-lines export. Status and kind columns
@@ -165,10 +166,41 @@ class MetaPromptVersion(SQLModel, table=True):
     text: str = Field(description="The meta-prompt itself.")
     reason: str | None = Field(default=None, description="The feedback that led to this version.")
     score: float | None = Field(default=None, description="How this version did, when measured.")
+    cases: list[Any] | None = Field(
+        default=None,
+        sa_type=JSON(),
+        description="The cases (feedback records, items) that produced this version.",
+    )
     created_at: datetime = Field(default_factory=utcnow)
 
 
-TABLES = (Run, Candidate, Evaluation, CandidateScore, ModelCall, MetaPromptVersion)
+class Trace(SQLModel, table=True):
+    """One recorded conversation: a conductor solving a question, a judge judging a pair.
+
+    ``steps`` holds the messages or calls in order, as plain JSON; ``answer`` is what came
+    out (a final answer, a verdict), None when there was none.
+    """
+
+    id: str = Field(primary_key=True, max_length=16, description="Time-ordered trace id.")
+    run_id: str | None = Field(default=None, foreign_key="run.id", index=True)
+    candidate_id: str | None = Field(
+        default=None, foreign_key="candidate.id", index=True, description="The prompt set used."
+    )
+    kind: str = Field(description="conductor, judge, ...")
+    item: str = Field(default="", description="The task id or question it answered.")
+    answer: str | None = Field(default=None, description="What came out; None for no answer.")
+    steps: list[Any] = Field(
+        default_factory=list, sa_type=JSON(), description="Messages or calls, in order."
+    )
+    meta: dict[str, Any] = Field(
+        default_factory=dict, sa_type=_json_column(), description="Free-form extra facts."
+    )
+    calls: int = Field(default=0, description="Model calls it made.")
+    tokens: int = Field(default=0, description="Model tokens it spent.")
+    created_at: datetime = Field(default_factory=utcnow, description="When it was recorded.")
+
+
+TABLES = (Run, Candidate, Evaluation, CandidateScore, ModelCall, MetaPromptVersion, Trace)
 
 
 def archive_metadata() -> MetaData:

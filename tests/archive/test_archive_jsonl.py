@@ -14,7 +14,10 @@ from clade.archive.errors import ArchiveError, ImportFormatError
 def exported(family, archive, tmp_path):
     archive.add_evaluation(family["a"].id, "toy", "t5", 1.0, True, log="all good\n")
     archive.record_model_call(family["run"].id, family["a"].id, "coder", "m", 3, 4, 0.1, 0.2)
-    archive.add_meta_prompt_version("judge", "j", "v1", run_id=family["run"].id)
+    archive.add_meta_prompt_version("judge", "j", "v1", run_id=family["run"].id, cases=[{"n": 1}])
+    archive.record_trace(
+        "conductor", "q1", [{"role": "user"}], answer="42", run_id=family["run"].id
+    )
     path = tmp_path / "run.jsonl"
     archive.export_run(family["run"].id, path)
     return path
@@ -37,6 +40,8 @@ def test_a_run_survives_export_and_import(exported, family, archive, tmp_path):
         )
         assert other.show(family["a"].id).model_calls == 1
         assert [v.text for v in other.meta_prompt_versions("judge")] == ["v1"]
+        assert other.meta_prompt_versions("judge")[0].cases == [{"n": 1}]
+        assert [(t.item, t.answer) for t in other.traces(run)] == [("q1", "42")]
         log_hash = next(json.loads(line)["data"]["log_hash"] for line in lines if '"t5"' in line)
         assert other.get_log(log_hash) == "all good\n"
         with pytest.raises(ArchiveError, match="already in this archive"):
