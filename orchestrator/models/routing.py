@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clade.orchestrator.config import settings
 from clade.orchestrator.models.embedded import EMBEDDED_ALIAS, gguf_path
 from clade.orchestrator.models.engine import LocalEngine
 from clade.orchestrator.models.errors import UnknownModel
+
+if TYPE_CHECKING:
+    from clade.orchestrator.models.spec import ModelsConfig, ModelSpec
+
+log = logging.getLogger(__name__)
 
 LOCAL_PROVIDERS = ("transformers", "llamacpp")
 CUSTOM_PROVIDERS = (*LOCAL_PROVIDERS, "scripted")
@@ -67,6 +73,35 @@ def _load(provider: str, path: str, options: dict[str, Any]) -> LocalEngine:
     )
 
 
+def size_slots(models: ModelsConfig, streams: int) -> ModelsConfig:
+    """``models`` with every llama.cpp spec given at least ``streams`` parallel slots.
+
+    A run with more concurrent sandboxes than llama.cpp's default 4 slots would queue their
+    calls. Every spec on llama.cpp that does not set ``n_parallel`` itself gets the same
+    value, so roles sharing one GGUF model still share one engine.
+    """
+    from clade.orchestrator.models.llamacpp import LlamaCppOptions
+
+    default_slots = LlamaCppOptions.model_fields["n_parallel"].default
+    if streams <= default_slots:
+        return models
+
+    def sized(spec: ModelSpec) -> ModelSpec:
+        on_llamacpp = resolve_model(spec.model).startswith("llamacpp/")
+        if not on_llamacpp or "n_parallel" in spec.engine_options:
+            return spec
+        return spec.model_copy(
+            update={"engine_options": {**spec.engine_options, "n_parallel": streams}}
+        )
+
+    return models.model_copy(
+        update={
+            "default": sized(models.default),
+            "roles": {role: sized(spec) for role, spec in models.roles.items()},
+        }
+    )
+
+
 def get_engine(provider: str, path: str, options: dict[str, Any] | None = None) -> LocalEngine:
     """The shared engine for ``provider/path`` with ``options``, loaded on first use."""
     opts = dict(options or {})
@@ -80,6 +115,13 @@ def get_engine(provider: str, path: str, options: dict[str, Any] | None = None) 
         with _lock:
             engine = _engines.get(key)
         if engine is None:
+            if provider == "llamacpp" and any(k.startswith('["llamacpp"') for k in _engines):
+                log.warning(
+                    "loading a second llama.cpp engine (%s); two in one process run at about "
+                    "half speed each: give the roles one GGUF model with the same "
+                    "engine_options where you can",
+                    path,
+                )
             engine = _load(provider, path, opts)
             with _lock:
                 _engines[key] = engine

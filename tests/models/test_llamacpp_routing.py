@@ -85,3 +85,41 @@ def test_doctor_names_the_engine_of_the_embedded_model(backend, monkeypatch):
     hide_xllamacpp(monkeypatch)
     missing = doctor._check_local_backend()
     assert not missing.ok and "not installed" in missing.detail and "llamacpp" in missing.fix
+
+
+def test_a_run_wider_than_the_default_slots_sizes_every_llama_cpp_spec_alike(backend):
+    from clade.orchestrator.models.spec import ModelsConfig
+
+    backend("llamacpp")
+    models = ModelsConfig.model_validate(
+        {
+            "default": "smollm2-135m",
+            "roles": {
+                "agent": "smollm2-135m",
+                "judge": {"model": "smollm2-135m", "engine_options": {"n_parallel": 2}},
+                "diagnose": "openai/gpt-4o-mini",
+            },
+        }
+    )
+    assert routing.size_slots(models, 3) is models  # within llama.cpp's default 4 slots
+    sized = routing.size_slots(models, 9)
+    assert sized.default.engine_options == {"n_parallel": 9}
+    assert sized.for_role("agent").engine_options == {"n_parallel": 9}
+    assert sized.for_role("judge").engine_options == {"n_parallel": 2}  # the user's choice
+    assert sized.for_role("diagnose").engine_options == {}  # not a local model
+    backend("transformers")
+    assert routing.size_slots(models, 9).default.engine_options == {}
+
+
+def test_a_second_llama_cpp_engine_is_warned_about(backend, caplog):
+    backend("llamacpp")
+    path = str(gguf_path())
+    try:
+        routing.get_engine("llamacpp", path, {"n_ctx": 256, "n_parallel": 1})
+        with caplog.at_level("WARNING", logger=routing.__name__):
+            routing.get_engine("llamacpp", path, {"n_ctx": 256, "n_parallel": 1})  # shared
+            assert not caplog.records
+            routing.get_engine("llamacpp", path, {"n_ctx": 512, "n_parallel": 1})
+        assert "second llama.cpp engine" in caplog.text
+    finally:
+        routing.close_engines()
