@@ -21,7 +21,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Protocol, TypedDict
+from typing import Annotated, Any, NamedTuple, Protocol, TypedDict
 
 from clade.archive.errors import CladeError
 from clade.archive.facade import Archive
@@ -36,6 +36,21 @@ from .selection import Node, select_parents
 Emit = Callable[[dict[str, Any]], None]
 
 
+class Modification(NamedTuple):
+    """What a self-modification made: the child's tree, and the agent's log of making it."""
+
+    tree: str
+    log: str = ""
+
+
+class SelfModificationFailed(Exception):
+    """The agent could not modify itself; ``log`` is what it did before it failed."""
+
+    def __init__(self, message: str, log: str = "") -> None:
+        super().__init__(message)
+        self.log = log
+
+
 class Steps(Protocol):
     """The parts of a step that touch models and sandboxes (see ``steps.py``)."""
 
@@ -47,7 +62,7 @@ class Steps(Protocol):
         """Propose an improvement from the parent's failed tasks (task, score, log)."""
         ...
 
-    def self_modify(self, parent: Candidate, proposal: Proposal, key: str) -> str:
+    def self_modify(self, parent: Candidate, proposal: Proposal, key: str) -> Modification:
         """Run the parent on its own code with the proposal; return the child's tree hash."""
         ...
 
@@ -184,14 +199,18 @@ class DGMRun:
                 rejection_reason=reason, meta={**meta, "replies": replies},
             )  # fmt: skip
         try:
-            tree = self.steps.self_modify(parent, proposal, key)
+            tree, log = self.steps.self_modify(parent, proposal, key)
         except Exception as exc:  # one bad step is a failed candidate, not a failed run
             reason = f"self-modification failed: {type(exc).__name__}: {exc}"
+            if isinstance(exc, SelfModificationFailed) and exc.log:
+                meta["self_modify_log"] = self.archive.put_log(exc.log)
             self.emit({"event": "child", "key": key, "status": "failed", "reason": reason})
             return self.archive.add_candidate(
                 task["run_id"], parent.tree_hash, parent_id=parent.id, status=CandidateStatus.FAILED,
                 rejection_reason=reason, proposal=proposal.model_dump(), meta=meta,
             )  # fmt: skip
+        if log:
+            meta["self_modify_log"] = self.archive.put_log(log)
         status: CandidateStatus = CandidateStatus.EVALUATING
         rejection: str | None = None
         if tree == parent.tree_hash:

@@ -32,6 +32,7 @@ from clade.orchestrator.models.routing import LOCAL_PROVIDERS, resolve_model
 from clade.sandbox import SandboxConfig
 
 from .diagnosis import Proposal, diagnose
+from .graph import Modification, SelfModificationFailed
 
 #: Characters of source code and of the failed task's log shown to the diagnosis model:
 #: the prompt must fit a small local model's context (4096 tokens per llama.cpp slot).
@@ -168,7 +169,7 @@ class SandboxSteps:
             score.detail if score else "",
         )
 
-    def self_modify(self, parent: Candidate, proposal: Proposal, key: str) -> str:
+    def self_modify(self, parent: Candidate, proposal: Proposal, key: str) -> Modification:
         task = Task(
             id=f"self-modify-{key}",
             statement=prompts.render(
@@ -180,9 +181,10 @@ class SandboxSteps:
         with self._sandboxes(parent, "agent") as (session, _grader):
             attempt = session.attempt(task, files=self._files(parent))
         if attempt.result.error:
-            raise RuntimeError(attempt.result.error)
+            raise SelfModificationFailed(attempt.result.error, attempt.log())
         with tempfile.TemporaryDirectory() as tmp:
-            return self.archive.put_tree(write_tree(attempt.outputs, Path(tmp)))
+            tree = self.archive.put_tree(write_tree(attempt.outputs, Path(tmp)))
+        return Modification(tree, attempt.log())
 
     def evaluate(
         self, candidate: Candidate, tasks: list[Task]

@@ -16,7 +16,7 @@ from clade.archive.facade import Archive
 from clade.archive.tables import Candidate
 from clade.orchestrator.dgm.config import RunConfig
 from clade.orchestrator.dgm.diagnosis import DiagnosisFailed, Proposal
-from clade.orchestrator.dgm.graph import DGMRun, build_graph
+from clade.orchestrator.dgm.graph import DGMRun, Modification, build_graph
 from clade.orchestrator.evaluators.base import Score
 from clade.orchestrator.evaluators.generated import WordSorting
 
@@ -64,7 +64,7 @@ class SkillSteps:
 
     def self_modify(self, parent, proposal, key):
         self._tick("self_modify")
-        return self._tree(self._skills(parent) | {proposal.what_failed})
+        return Modification(self._tree(self._skills(parent) | {proposal.what_failed}), "edited")
 
     def evaluate(self, candidate, tasks):
         self._tick("evaluate")

@@ -71,6 +71,8 @@ def test_two_generation_run_with_a_known_self_modification(run_env):
     assert "ALWAYS SORT. You are a careful software engineer" in loop
     assert '+SYSTEM_PROMPT = f"""ALWAYS SORT.' in archive.diff(seed.id, child.id)
     assert archive.get_candidate(child.id).proposal["improvement"] == "the agent should always sort"
+    trajectory = archive.get_log(archive.get_candidate(child.id).meta["self_modify_log"])
+    assert "ALWAYS SORT" in trajectory  # the agent's own edit, as it made it
     calls = archive.show(child.id)
     assert calls.model_calls > 0  # the child's own agent calls were metered to it
     assert archive.get_run(run_id).status == "finished"
