@@ -1,12 +1,13 @@
 """Throughput of the embedded model on the transformers backend, through the sandbox socket.
 
-In one process and one run: plain ``model.generate`` (one stream, the reference), then the
-socket server (agents/llm_client.py over a Unix socket -> gateway -> litellm -> batching
+In one process and one run: plain ``model.generate`` (one stream, the reference: the model
+as transformers loads it, without the engine's prepacked CPU kernels), then the socket server (agents/llm_client.py over a Unix socket -> gateway -> litellm -> batching
 transformers engine) with 1 stream and with 4 concurrent streams. Every request is greedy
 with the same ``max_tokens``. Targets (Models issue): ratio_4_vs_1 >= 2.5 and
 server_overhead <= 0.10 (overhead = 1 - server_1 / generate).
 
-    .venv/bin/python benchmarks/local_throughput.py [--max-tokens 64] [--requests 3] [--rounds 2]
+    .venv/bin/python benchmarks/local_throughput.py [--max-tokens 64] [--requests 3] [--rounds 3]
+        [--no-prepack]
 """
 
 from __future__ import annotations
@@ -39,14 +40,25 @@ def prompt(i: int) -> list[dict[str, str]]:
     ]
 
 
-def plain_generate(engine, n: int, max_tokens: int) -> float:
+def stock_model(engine):
+    """The engine's model loaded again as transformers gives it (the reference)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(
+        engine.model.name_or_path, dtype=getattr(torch, engine.dtype), local_files_only=True
+    )
+    return model.to(engine.device).eval()
+
+
+def plain_generate(engine, model, n: int, max_tokens: int) -> float:
     import torch
 
     tokens, start = 0, time.perf_counter()
     for i in range(n):
         ids = torch.tensor([engine.encode(prompt(i))], device=engine.device)
         with torch.inference_mode():
-            out = engine.model.generate(
+            out = model.generate(
                 input_ids=ids,
                 attention_mask=torch.ones_like(ids),
                 max_new_tokens=max_tokens,
@@ -87,7 +99,12 @@ def main() -> None:
         "--requests", type=int, default=3, help="requests per stream per round (default 3)"
     )
     parser.add_argument(
-        "--rounds", type=int, default=2, help="rounds; the median is reported (default 2)"
+        "--rounds", type=int, default=3, help="rounds; the median is reported (default 3)"
+    )
+    parser.add_argument(
+        "--no-prepack",
+        action="store_true",
+        help="serve with transformers' stock CPU kernels (the engine's prepack=False), for comparison",
     )
     args = parser.parse_args()
 
@@ -96,15 +113,16 @@ def main() -> None:
 
     path = str(gguf_path())
     model = f"transformers/{path}"
-    layer = ModelLayer(
-        ModelsConfig.model_validate({"default": {"model": model}}), sink=MemorySink()
-    )
+    spec = {"model": model, "engine_options": {"prepack": not args.no_prepack}}
+    layer = ModelLayer(ModelsConfig.model_validate({"default": spec}), sink=MemorySink())
     start = time.perf_counter()
     layer.complete(prompt(0), max_tokens=4)  # loads the engine through litellm
-    engine = get_engine("transformers", path)
+    engine = get_engine("transformers", path, spec["engine_options"])
     print(
-        f"engine loaded and warmed in {time.perf_counter() - start:.1f} s ({engine.device}, {engine.dtype})"
+        f"engine loaded and warmed in {time.perf_counter() - start:.1f} s "
+        f"({engine.device}, {engine.dtype}, prepacked CPU kernels: {engine.prepacked})"
     )
+    reference = stock_model(engine)
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
 
     results: dict[str, list[float]] = {
@@ -117,10 +135,17 @@ def main() -> None:
     os.environ["CLADE_LLM_SOCKET"] = str(socket_path)
     with Gateway(layer).serve_unix(socket_path, run_id="bench", candidate_id="bench"):
         for r in range(args.rounds):
-            results["generate_tok_s"].append(plain_generate(engine, args.requests, args.max_tokens))
+            results["generate_tok_s"].append(
+                plain_generate(engine, reference, args.requests, args.max_tokens)
+            )
             results["server_1_tok_s"].append(through_socket(1, args.requests, args.max_tokens))
             results["server_4_tok_s"].append(through_socket(4, args.requests, args.max_tokens))
-            print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f}" for k, v in results.items()))
+            load = os.getloadavg()[0]
+            print(
+                f"round {r + 1}: "
+                + ", ".join(f"{k} {v[-1]:.1f}" for k, v in results.items())
+                + f" (load {load:.2f})"
+            )
             print(f"  batches run so far (size: count): {engine._worker.batch_sizes()}")
     socket_path.parent.rmdir()
 

@@ -40,6 +40,10 @@ else
   step "Python packages: up to date"
 fi
 
+# ---- Headless Chromium for the dashboard's browser tests ------------------------------
+# Not fatal: without it only the browser tests skip (with CI=true they fail instead).
+bash scripts/ensure-browser.sh || echo "warning: the dashboard's browser tests will skip" >&2
+
 [ -n "${SKIP_DOCKER:-}" ] && exit 0
 
 # ---- Docker engine and the sandbox base image -----------------------------------------

@@ -2,6 +2,7 @@
 
 Tests marked ``docker`` need a Docker engine: locally they skip without one; with
 ``CI=true`` a missing engine fails them, so CI can never pass by skipping the sandbox.
+Tests marked ``browser`` (the dashboard's) follow the same rule for headless Chromium.
 """
 
 from __future__ import annotations
@@ -26,7 +27,22 @@ def docker_problem() -> str | None:
     return None
 
 
+@cache
+def browser_problem() -> str | None:
+    """None when headless Chromium and its driver are installed, else why not."""
+    missing = [p for p in ("/usr/bin/chromium", "/usr/bin/chromedriver") if not os.path.exists(p)]
+    if missing:
+        return f"no headless browser: {', '.join(missing)} missing (bash scripts/ensure-browser.sh)"
+    return None
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("browser") is not None:
+        problem = browser_problem()
+        if problem is not None:
+            if IN_CI:
+                pytest.fail(f"{problem} (CI=true: browser tests must run)")
+            pytest.skip(problem)
     if item.get_closest_marker("docker") is None:
         return
     problem = docker_problem()

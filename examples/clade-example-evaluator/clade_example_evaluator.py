@@ -1,12 +1,17 @@
 """A complete Clade evaluator: name the capital of a country.
 
 An evaluator is any class with a ``name``, ``tasks(split)`` and ``score(task, outputs,
-grader)``; options of its constructor come from the run config's ``evaluation.options``.
+grader)``. Its options (the run config's ``evaluation.options``, or ``clade eval -o KEY=VALUE``)
+are declared in a nested pydantic ``Config``: Clade validates them against it, reports a bad
+or unknown option by name, shows the fields in ``clade evaluators show capitals``, and hands
+the constructor one ``Config`` instance (or nothing, for the defaults).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from clade.orchestrator.evaluators.base import Grader, Score, Split, Task, split_of
 
@@ -21,8 +26,18 @@ class Capitals:
 
     name = "capitals"
 
-    def __init__(self, case_sensitive: bool = False) -> None:
-        self.case_sensitive = case_sensitive
+    class Config(BaseModel):
+        """Options of ``capitals``; every field has a default and a description."""
+
+        model_config = ConfigDict(extra="forbid")  # a misspelt option is an error, not ignored
+
+        case_sensitive: bool = Field(
+            default=False, description="Whether 'paris' counts as 'Paris'. False: it does."
+        )
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config if config is not None else self.Config()
+        self.case_sensitive = self.config.case_sensitive
 
     def tasks(self, split: Split) -> list[Task]:
         return [

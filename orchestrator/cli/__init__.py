@@ -33,10 +33,20 @@ def _root() -> None:
 
 def _register() -> None:
     # Imported here, not at the top, so the groups can import `app` helpers without cycles.
-    from clade.orchestrator.cli import archive, doctor, evaluators, models, run, sandbox
+    from clade.orchestrator.cli import (
+        archive,
+        doctor,
+        evaluators,
+        judge,
+        models,
+        run,
+        sandbox,
+        serve,
+        solve,
+    )
     from clade.orchestrator.cli import eval as eval_
 
-    for group in (run, eval_, doctor, archive, evaluators, sandbox, models):
+    for group in (run, eval_, doctor, archive, evaluators, sandbox, models, serve, judge, solve):
         group.register(app)
 
 

@@ -32,40 +32,47 @@ class _Where:
     blobs: Path | None
 
 
-@archive_app.callback()
-def _options(
-    ctx: typer.Context,
-    db: str | None = typer.Option(
-        None,
-        "--db",
-        help="Archive database URL (default: CLADE_DB_URL, else <CLADE_HOME>/clade.db).",
+# Where the archive is: shared by every command that opens it (archive, serve, ...).
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db", help="Archive database URL (default: CLADE_DB_URL, else <CLADE_HOME>/clade.db)."
     ),
-    blobs: Annotated[
-        Path | None,
-        typer.Option(
-            "--blobs", help="Blob folder (default: beside a SQLite --db, else <CLADE_HOME>/blobs)."
-        ),
-    ] = None,
-) -> None:
+]
+BlobsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--blobs", help="Blob folder (default: beside a SQLite --db, else <CLADE_HOME>/blobs)."
+    ),
+]
+
+
+@archive_app.callback()
+def _options(ctx: typer.Context, db: DbOption = None, blobs: BlobsOption = None) -> None:
     """Inspect the archive: runs, candidates, scores, lineage, diffs, plots."""
     ctx.obj = _Where(db, blobs)
 
 
-def _open(ctx: typer.Context, must_exist: bool = True) -> Archive:
+def open_archive_at(db: str | None, blobs: Path | None, *, must_exist: bool = True) -> Archive:
+    """The archive at ``db`` (default: the configured one), blobs beside a SQLite file."""
     from clade.archive import Archive
     from clade.archive.errors import ArchiveError
     from clade.orchestrator.config import settings
 
-    where: _Where = ctx.obj
-    url = where.db or settings().archive_url
-    blob_dir = where.blobs or settings().home / "blobs"
+    url = db or settings().archive_url
+    blob_dir = blobs or settings().home / "blobs"
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
-        if where.db and not where.blobs:
+        if db and not blobs:
             blob_dir = path.parent / "blobs"
         if must_exist and not path.exists():
             raise ArchiveError(f"no archive at {path}", hint="start a run first, or pass --db URL")
     return Archive(url, blob_dir)
+
+
+def _open(ctx: typer.Context, must_exist: bool = True) -> Archive:
+    where: _Where = ctx.obj
+    return open_archive_at(where.db, where.blobs, must_exist=must_exist)
 
 
 def _emit_json(data: Any) -> None:

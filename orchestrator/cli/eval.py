@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
+
+from .evaluators import OPTION_HELP, parse_options
+
+if TYPE_CHECKING:
+    from clade.orchestrator.evaluators.base import Split
 
 
 def eval_command(
@@ -23,10 +28,12 @@ def eval_command(
     limit: Annotated[int, typer.Option(help="Score the first N tasks of the split.")] = 10,
     model: Annotated[str, typer.Option(help="Model the agent calls.")] = "smollm2-135m",
     parallel: Annotated[int, typer.Option(help="Tasks run at once.")] = 2,
+    option: Annotated[list[str] | None, typer.Option("--option", "-o", help=OPTION_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Run the agent on tasks in a Docker sandbox and grade its work in a fresh one."""
     from rich.console import Console
+    from rich.markup import escape
 
     from clade.archive.errors import ConfigError
     from clade.orchestrator.config import settings
@@ -41,8 +48,8 @@ def eval_command(
 
     if split not in ("dev", "test"):
         raise ConfigError(f"unknown split {split!r}", hint="use dev or test")
-    bench = load_evaluator(evaluator)
-    tasks = bench.tasks(split)[:limit]  # type: ignore[arg-type]
+    bench = load_evaluator(evaluator, **parse_options(option or []))
+    tasks = bench.tasks(cast("Split", split))[:limit]
     folder = Path(candidate)
     if folder.is_dir():
         files = seed_files(folder)
@@ -86,7 +93,7 @@ def eval_command(
         return
     for task, (score, _) in zip(tasks, results, strict=True):
         mark = "[green]pass[/]" if score.passed else "[red]fail[/]"
-        Console().print(f"{mark} {task.id} {score.detail[:100]}")
+        Console().print(f"{mark} {escape(task.id)} {escape(score.detail[:100])}")
     typer.echo(f"{passed}/{len(tasks)} passed")
 
 

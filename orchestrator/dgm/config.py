@@ -77,6 +77,20 @@ class SandboxOptions(_Strict):
     cpus: float = Field(default=2.0, gt=0, description="CPU limit of each sandbox, cores.")
 
 
+class ReviewOptions(_Strict):
+    """A judge reads each self-modification's diff before the child is evaluated."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Review each diff with fixed rules and the judge role's model, looking "
+        "for changes that disable or game the evaluation (skipped tests, forced exits, ...).",
+    )
+    reject: bool = Field(
+        default=True,
+        description="Reject a flagged child without evaluating it; false only records the flag.",
+    )
+
+
 class Budget(_Strict):
     """When the run stops; whichever is reached first."""
 
@@ -105,6 +119,7 @@ class RunConfig(_Strict):
     agent_limits: AgentLimits = Field(default_factory=AgentLimits)
     sandbox: SandboxOptions = Field(default_factory=SandboxOptions)
     budget: Budget = Field(default_factory=Budget)
+    review: ReviewOptions = Field(default_factory=ReviewOptions)
     parallelism: int = Field(default=2, ge=1, le=16, description="Children worked on at once.")
 
     @model_validator(mode="after")

@@ -21,8 +21,9 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, NamedTuple, Protocol, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, Protocol, TypedDict
 
+from clade.archive.blobs import unified_diff
 from clade.archive.errors import CladeError
 from clade.archive.facade import Archive
 from clade.archive.progress import TaskResult
@@ -30,6 +31,9 @@ from clade.archive.tables import Candidate, CandidateStatus
 from clade.orchestrator.evaluators.base import Evaluator, Score, Task
 
 from .config import RunConfig
+
+if TYPE_CHECKING:
+    from clade.orchestrator.judges.review import DiffReview
 from .diagnosis import DiagnosisFailed, Proposal
 from .selection import Node, select_parents
 
@@ -70,6 +74,10 @@ class Steps(Protocol):
         self, candidate: Candidate, tasks: list[Task]
     ) -> list[tuple[Score, dict[str, Any]]]:
         """Run the candidate on ``tasks`` and score them; each score comes with its log facts."""
+        ...
+
+    def review(self, parent: Candidate, diff: str) -> DiffReview:
+        """Read a self-modification's diff: does it disable or game the evaluation?"""
         ...
 
 
@@ -187,7 +195,7 @@ class DGMRun:
     # -- the work --------------------------------------------------------------------
     def _make_child(self, task: ChildTask, key: str) -> Candidate:
         parent = self.archive.get_candidate(task["parent_id"])
-        meta = {"key": key}
+        meta: dict[str, Any] = {"key": key}
         try:
             proposal = self.steps.diagnose(parent, self._failures(parent))
         except CladeError as exc:  # no valid proposal, a failed model call, a spent budget
@@ -215,6 +223,12 @@ class DGMRun:
         rejection: str | None = None
         if tree == parent.tree_hash:
             status, rejection = CandidateStatus.REJECTED, "the self-modification changed nothing"
+        elif self.config.review.enabled:
+            review = self.steps.review(parent, self._diff(parent.tree_hash, tree))
+            meta["review"] = review.model_dump()
+            if review.flagged and self.config.review.reject:
+                status, rejection = CandidateStatus.REJECTED, f"flagged by review: {review.reason}"
+        if rejection is not None:
             self.emit({"event": "child", "key": key, "status": status.value, "reason": rejection})
         return self.archive.add_candidate(
             task["run_id"], tree, parent_id=parent.id, status=status, rejection_reason=rejection,
@@ -274,6 +288,10 @@ class DGMRun:
         return self._mean(candidate.id)
 
     # -- archive reads ---------------------------------------------------------------
+    def _diff(self, old_tree: str, new_tree: str) -> str:
+        files = self.archive.blobs.files
+        return unified_diff(files(old_tree), files(new_tree), "parent", "child")
+
     def _find(self, run_id: str, key: str) -> Candidate | None:
         return self.archive.find_candidate(run_id, key)
 

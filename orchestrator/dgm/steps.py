@@ -27,6 +27,7 @@ from clade.orchestrator.evaluators.runner import (
     agent_sandboxes,
     run_tasks,
 )
+from clade.orchestrator.judges.review import DiffReview, review_diff
 from clade.orchestrator.models.gateway import Gateway
 from clade.orchestrator.models.routing import LOCAL_PROVIDERS, resolve_model
 from clade.sandbox import SandboxConfig
@@ -191,3 +192,6 @@ class SandboxSteps:
     ) -> list[tuple[Score, dict[str, Any]]]:
         with self._sandboxes(candidate, "agent") as (session, grader):
             return run_tasks(session, grader, self.evaluator, tasks, self.parallel)
+
+    def review(self, parent: Candidate, diff: str) -> DiffReview:
+        return review_diff(self.gateway.layer, diff, run_id=self.run_id, candidate_id=parent.id)

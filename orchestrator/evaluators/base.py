@@ -52,7 +52,11 @@ class Grader(Protocol):
 
 @runtime_checkable
 class Evaluator(Protocol):
-    """What every evaluator, built-in or plugin, provides."""
+    """What every evaluator, built-in or plugin, provides.
+
+    Options: a nested pydantic ``Config`` (``extra="forbid"``, a description per field)
+    makes the registry validate them and call the class with one ``Config`` instance (or
+    with no argument: the defaults); without one, options are keyword arguments."""
 
     name: str
 

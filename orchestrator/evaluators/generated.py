@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from fractions import Fraction
 from functools import cache
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from .base import Grader, Score, Split, Task, split_of
 
 ANSWER = "answer.txt"
@@ -110,7 +112,17 @@ def check_24(expression: str, numbers: tuple[int, ...]) -> Score:
 
 
 class Game24:
+    """Every solvable hand of four numbers from 1 to 13 (1362), split half/half by id."""
+
     name = "game24"
+
+    class Config(BaseModel):
+        """``game24`` has no options: its tasks are every solvable hand."""
+
+        model_config = ConfigDict(extra="forbid")
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config if config is not None else self.Config()
 
     def tasks(self, split: Split) -> list[Task]:
         tasks = []
@@ -129,24 +141,7 @@ class Game24:
 
 
 # -- seeded text tasks ------------------------------------------------------------------
-_SYLLABLES = [
-    "ka",
-    "lo",
-    "mi",
-    "ne",
-    "ru",
-    "sa",
-    "te",
-    "vo",
-    "zu",
-    "pi",
-    "da",
-    "fe",
-    "go",
-    "hu",
-    "ji",
-    "ba",
-]
+_SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "sa", "te", "vo", "zu", "pi", "da", "fe", "go", "hu", "ji", "ba"]  # fmt: skip
 
 
 class _Seeded:
@@ -155,8 +150,21 @@ class _Seeded:
     name = ""
     prefix = ""
 
-    def __init__(self, n: int = 100, seed: int = 0) -> None:
-        self.n, self.seed = n, seed
+    class Config(BaseModel):
+        """Options of a seeded text evaluator."""
+
+        model_config = ConfigDict(extra="forbid")
+
+        n: int = Field(
+            default=100, ge=1, le=100_000, description="Tasks generated, over both splits."
+        )
+        seed: int = Field(
+            default=0, description="Seed of the generator: another seed, other tasks."
+        )
+
+    def __init__(self, config: Config | None = None, **options: int) -> None:
+        self.config = config if config is not None else self.Config.model_validate(options)
+        self.n, self.seed = self.config.n, self.config.seed
 
     def _rng(self, index: int) -> random.Random:
         return random.Random(f"{self.name}:{self.seed}:{index}")

@@ -12,6 +12,8 @@ import json
 from collections.abc import Mapping
 from functools import cache
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from .base import Grader, Score, Split, Task, split_of
 
 SOLUTION = "solution.py"
@@ -52,8 +54,18 @@ class HumanEval:
 
     name = "humaneval"
 
-    def __init__(self, timeout: float = 10.0) -> None:
-        self.timeout = timeout
+    class Config(BaseModel):
+        """Options of ``humaneval``."""
+
+        model_config = ConfigDict(extra="forbid")
+
+        timeout: float = Field(
+            default=10.0, gt=0, description="Seconds the tests of one problem may run."
+        )
+
+    def __init__(self, config: Config | None = None, **options: float) -> None:
+        self.config = config if config is not None else self.Config.model_validate(options)
+        self.timeout = self.config.timeout
 
     def tasks(self, split: Split) -> list[Task]:
         return [

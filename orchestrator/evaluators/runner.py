@@ -187,6 +187,9 @@ def run_tasks(
             score = Score(
                 score=0.0, passed=False, detail=f"scoring failed: {type(exc).__name__}: {exc}"
             )
+        if not score.passed and attempt.result.reason:  # say when the agent itself crashed
+            detail = f"agent: {attempt.result.reason}; {score.detail}"
+            score = score.model_copy(update={"detail": detail[:2000]})
         facts = {
             "duration_s": attempt.result.duration_s,
             "tokens": attempt.tokens,

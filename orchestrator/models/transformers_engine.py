@@ -1,10 +1,12 @@
 """The in-process transformers engine: safetensors folders, hub ids, or GGUF files.
 
 ``load_engine(path, device="auto", dtype="auto", context_length=None, batch_window_ms=20,
-rejoin_ms=100, max_batch_size=8)``. A GGUF is converted once (see :mod:`convert`). Requests that arrive
-together are generated as one left-padded ``generate`` by a :class:`BatchWorker`; greedy
-requests share batches, sampled ones share a batch only with the same temperature and
-top_p, and seeded ones run alone so a seed gives the same text every time.
+rejoin_ms=100, max_batch_size=8, prepack=True)``. A GGUF is converted once (see :mod:`convert`).
+Requests that arrive together are generated as one left-padded ``generate`` by a
+:class:`BatchWorker`; greedy requests share batches, sampled ones share a batch only with the
+same temperature and top_p, and seeded ones run alone so a seed gives the same text every time.
+On CPU in fp32, ``prepack`` packs the linear weights for oneDNN once at load, so a decode
+step of 4 rows costs ~1.4x one row's instead of ~1.7x (see :mod:`cpu_kernels`).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class TransformersEngine:
         batch_window_ms: float = 20.0,
         rejoin_ms: float = 100.0,
         max_batch_size: int = 8,
+        prepack: bool = True,
     ) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -70,6 +73,12 @@ class TransformersEngine:
             source, dtype=getattr(torch, dtype), local_files_only=local
         )
         self.model = model.to(self.device).eval()
+        self.prepacked = False
+        if prepack:
+            from clade.orchestrator.models import cpu_kernels
+
+            if cpu_kernels.prepack_supported(self.device, dtype):
+                self.prepacked = cpu_kernels.prepack_linears(self.model) > 0
         limit = getattr(model.config, "max_position_embeddings", None) or 2048
         self.context_length = min(context_length or limit, limit)
         eos = model.generation_config.eos_token_id
@@ -223,6 +232,7 @@ def load_engine(path: str, **options: Any) -> TransformersEngine:
         "batch_window_ms",
         "rejoin_ms",
         "max_batch_size",
+        "prepack",
     }
     unknown = set(options) - allowed
     if unknown:

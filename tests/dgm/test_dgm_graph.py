@@ -19,6 +19,7 @@ from clade.orchestrator.dgm.diagnosis import DiagnosisFailed, Proposal
 from clade.orchestrator.dgm.graph import DGMRun, Modification, build_graph
 from clade.orchestrator.evaluators.base import Score
 from clade.orchestrator.evaluators.generated import WordSorting
+from clade.orchestrator.judges.review import review_diff
 
 
 class Crash(BaseException):
@@ -31,6 +32,7 @@ class SkillSteps:
         self.calls: dict[str, int] = {"diagnose": 0, "self_modify": 0, "evaluate": 0}
         self.crash_on: tuple[str, int] | None = None
         self.fail_diagnosis = False
+        self.reviewed: list[str] = []
 
     def _tick(self, what: str) -> None:
         self.calls[what] += 1
@@ -65,6 +67,10 @@ class SkillSteps:
     def self_modify(self, parent, proposal, key):
         self._tick("self_modify")
         return Modification(self._tree(self._skills(parent) | {proposal.what_failed}), "edited")
+
+    def review(self, parent, diff):
+        self.reviewed.append(diff)
+        return review_diff(None, diff)  # the fixed rules only: no model here
 
     def evaluate(self, candidate, tasks):
         self._tick("evaluate")
@@ -209,3 +215,45 @@ def test_approve_pauses_each_child_until_the_user_answers(tmp_path, saver):
     )
     assert archive.task_results(by_key["g1c1"].id, "word-sorting", "dev") == {}  # never evaluated
     assert archive.get_run(run_id).status == "finished"
+
+
+class SkipsItsTests(SeedSolvesOne):
+    """Every child also adds a line that would skip tests: the review's fixed rules catch it."""
+
+    def self_modify(self, parent, proposal, key):
+        tree, log = super().self_modify(parent, proposal, key)
+        folder = Path(tempfile.mkdtemp(dir=self.tmp))
+        self.archive.export_tree(tree, folder)
+        (folder / "run.py").write_text("import pytest\npytest.skip('not today')\n")
+        return Modification(self.archive.put_tree(folder), log)
+
+
+@pytest.mark.parametrize("reject", [True, False])
+def test_a_flagged_diff_is_rejected_before_evaluation_or_only_recorded(tmp_path, saver, reject):
+    archive, steps, run_id, dgm, _ = make_run(
+        tmp_path,
+        steps_cls=SkipsItsTests,
+        review={"enabled": True, "reject": reject},
+        budget={"generations": 1},
+    )
+    invoke(dgm, run_id, saver)
+    _seed, *children = archive.list_candidates(run_id)
+    assert len(children) == 2 and len(steps.reviewed) == 2
+    assert all("+pytest.skip('not today')" in diff for diff in steps.reviewed)
+    for row in children:
+        child = archive.get_candidate(row.id)
+        assert child.meta["review"]["flagged"] is True
+        if reject:
+            assert child.status == "rejected" and "skips tests" in (child.rejection_reason or "")
+            assert archive.task_results(child.id, "word-sorting", "dev") == {}  # never evaluated
+        else:
+            assert child.status == "admitted"
+
+
+def test_without_the_review_setting_no_diff_is_reviewed(tmp_path, saver):
+    archive, steps, run_id, dgm, _ = make_run(tmp_path, budget={"generations": 1})
+    invoke(dgm, run_id, saver)
+    assert steps.reviewed == []
+    assert all(
+        "review" not in archive.get_candidate(r.id).meta for r in archive.list_candidates(run_id)
+    )

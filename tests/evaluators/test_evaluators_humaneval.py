@@ -76,7 +76,8 @@ def test_registry_loads_builtins_and_import_paths():
         load_evaluator("nope")
     with pytest.raises(ConfigError, match="cannot import"):
         load_evaluator("no_such_module:Thing")
-    with pytest.raises(ConfigError, match="bad options"):
+    with pytest.raises(ConfigError, match="colour: Extra inputs are not permitted") as bad:
         load_evaluator("humaneval", colour="red")
+    assert bad.value.hint == "allowed options: timeout"
     with pytest.raises(ConfigError, match="not an evaluator"):
         load_evaluator("pathlib:Path")

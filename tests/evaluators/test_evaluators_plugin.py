@@ -40,3 +40,16 @@ def test_example_plugin_is_discovered_by_entry_point(tmp_path):
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == ["10", "True", "False"]
+    shown = subprocess.run(
+        [sys.executable, "-m", "clade.orchestrator", "evaluators", "show", "capitals", "--json"],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    config = json.loads(shown.stdout)["config"]
+    assert [(f["name"], f["type"], f["default"]) for f in config] == [
+        ("case_sensitive", "bool", "False")
+    ]
+    bad = subprocess.run(
+        [sys.executable, "-m", "clade.orchestrator", "evaluators", "show", "capitals", "-o", "case=1"],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "allowed options: case_sensitive" in bad.stderr

@@ -1,0 +1,148 @@
+"""`clade solve`: answer one question with a meta-prompting conductor and its experts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+
+def solve(
+    question: Annotated[str, typer.Argument(help="The question to answer.")],
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Model of the conductor (and of the experts)."),
+    ] = None,
+    expert_model: Annotated[
+        str | None, typer.Option(help="Model of the experts, when it differs from --model.")
+    ] = None,
+    rounds: Annotated[int, typer.Option(min=1, max=100, help="Conductor turns allowed.")] = 15,
+    max_tokens: Annotated[
+        int | None, typer.Option(min=1, help="Tokens per model call (default: the model's).")
+    ] = None,
+    python: Annotated[
+        bool,
+        typer.Option(
+            "--python/--no-python",
+            help="Let Expert Python run code in a Docker sandbox (no network).",
+        ),
+    ] = True,
+    prompt_set: Annotated[
+        str | None,
+        typer.Option(help="Use the meta-expert prompt set stored as this candidate id."),
+    ] = None,
+    show_trace: Annotated[
+        bool, typer.Option("--show-trace", help="Print the whole conversation.")
+    ] = False,
+) -> None:
+    """Answer QUESTION by meta-prompting (Suzgun and Kalai, 2024).
+
+    A conductor model breaks the question down and calls experts (fresh calls of a model
+    that see only their instruction) and Expert Python (code run in a sandbox), then
+    verifies and answers. The conversation is stored in the archive as a trace.
+    """
+    from rich.console import Console
+
+    from clade.orchestrator.conductor import ConductorSettings, PromptSet, load_prompt_set
+    from clade.orchestrator.config import settings
+    from clade.orchestrator.dgm.launch import open_archive
+
+    console = Console()
+    archive = open_archive()
+    prompt_id = archive.resolve_id(prompt_set, table="candidate") if prompt_set else None
+    prompts = load_prompt_set(archive, prompt_id) if prompt_id else PromptSet.default()
+    conductor_model = model or settings().default_model
+    roles = {"conductor": conductor_model, "expert": expert_model or conductor_model}
+    config = ConductorSettings(rounds=rounds, max_tokens=max_tokens)
+    run_id = archive.create_run(
+        name=question[:60], kind="conductor",
+        config={"models": roles, "settings": config.model_dump(), "python": python,
+                "prompt_set": prompt_id},
+    ).id  # fmt: skip
+    try:
+        result = _run(archive, run_id, question, roles, config, prompts, prompt_id, python, console)
+    except BaseException:
+        archive.finish_run(run_id, status="failed")
+        raise
+    trace_id = archive.record_trace(
+        "conductor", question, result.steps, answer=result.answer, run_id=run_id,
+        candidate_id=prompt_id, calls=result.calls, tokens=result.tokens,
+        meta={"rounds": result.rounds, "models": roles},
+    )  # fmt: skip
+    archive.finish_run(run_id)
+    if show_trace:
+        print_trace(console, result.steps)
+    if result.answer is None:
+        console.print(f"[yellow]no answer[/] after {result.rounds} round(s)")
+    else:
+        console.print(result.answer, markup=False, highlight=False)
+    console.print(
+        f"[dim]{result.calls} calls, {result.tokens} tokens, {result.rounds} rounds; "
+        f"run {run_id}, trace {trace_id}[/]",
+        highlight=False,
+    )
+
+
+def _run(
+    archive: Any, run_id: str, question: str, roles: dict[str, str], config: Any,
+    prompts: Any, prompt_id: str | None, python: bool, console: Any,
+) -> Any:  # fmt: skip
+    from contextlib import ExitStack
+
+    from clade.orchestrator.conductor import SandboxPython
+    from clade.orchestrator.conductor import solve as conduct
+    from clade.orchestrator.models.layer import ModelLayer
+    from clade.orchestrator.models.spec import ModelsConfig
+
+    # Bare names validate as specs with default sampling; unknown roles are refused.
+    models = ModelsConfig.model_validate({"default": roles["conductor"], "roles": roles})
+
+    def meter(record: Any) -> None:
+        archive.record_model_call(**record.model_dump())
+
+    layer = ModelLayer(models, sink=meter, run_id=run_id)
+    with ExitStack() as stack, console.status("round 1: conductor") as status:
+        expert = stack.enter_context(SandboxPython(run_id=run_id)) if python else None
+
+        def progress(step: dict[str, Any]) -> None:
+            if step["kind"] == "expert":
+                status.update(f"round {step['round']}: {step['name']} answered")
+            elif step["kind"] == "message" and step["role"] == "assistant":
+                status.update(f"round {step['round']}: conductor answered")
+
+        try:
+            return conduct(
+                question, layer, python=expert, settings=config, prompts=prompts,
+                run_id=run_id, candidate_id=prompt_id, on_step=progress,
+            )  # fmt: skip
+        finally:
+            layer.close()
+
+
+def print_trace(console: Any, steps: list[dict[str, Any]]) -> None:
+    """Print a conductor's trace: its messages, the expert calls and the code runs."""
+    from rich.panel import Panel
+    from rich.text import Text
+
+    for step in steps:
+        if step["kind"] == "message":
+            colour = {"system": "dim", "user": "cyan", "assistant": "green"}[step["role"]]
+            title = "meta-expert instruction" if step["role"] == "system" else (
+                "to the conductor" if step["role"] == "user" else "conductor"
+            )  # fmt: skip
+            body = Text(step["content"])
+        elif step["kind"] == "expert":
+            colour, title = "magenta", f"{step['name']} (sees only this)"
+            body = Text(f"{step['system']}\n\n{step['instruction']}\n\n--- reply ---\n")
+            body.append(step["reply"])
+        else:
+            colour = "yellow"
+            title = "Expert Python's code ran" + (" (timed out)" if step["timed_out"] else "")
+            body = Text(f"{step['code']}\n\n--- stdout ---\n{step['stdout']}")
+            if step["stderr"]:
+                body.append(f"\n--- stderr ---\n{step['stderr']}")
+        console.print(Panel(body, title=f"round {step['round']}: {title}", border_style=colour))
+
+
+def register(app: typer.Typer) -> Any:
+    app.command(no_args_is_help=True)(solve)

@@ -1,0 +1,83 @@
+"""One place where judges call models: renders a template, calls a role, counts the cost."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from clade import prompts
+
+from .verdict import VERDICT_FORMAT
+
+if TYPE_CHECKING:
+    from clade.orchestrator.models.layer import ModelLayer
+
+
+class CallStep(BaseModel):
+    """One model call of a judge, kept for traces."""
+
+    template: str = Field(description="The prompt template's name.")
+    role: str = Field(description="Model-layer role (judge or meta_update).")
+    output: str = Field(description="The model's reply.")
+    tokens: int = Field(description="Prompt plus completion tokens.")
+
+
+class Caller:
+    """Calls ``layer`` with rendered prompts; ``calls``/``tokens`` count everything it sent."""
+
+    def __init__(
+        self,
+        layer: ModelLayer,
+        *,
+        model: str | None = None,
+        run_id: str | None = None,
+        candidate_id: str | None = None,
+    ) -> None:
+        self.layer = layer
+        self.model = model
+        self.run_id = run_id
+        self.candidate_id = candidate_id
+        self.calls = 0
+        self.tokens = 0
+        self._lock = threading.Lock()
+
+    def __call__(
+        self,
+        template: str,
+        *,
+        role: str,
+        max_tokens: int,
+        verdict: bool = False,
+        **variables: Any,
+    ) -> CallStep:
+        """Render ``template`` and call ``role``; a ``verdict`` call on a local engine is
+        decoded under :data:`~.verdict.VERDICT_FORMAT`."""
+        prompt = prompts.render(template, **variables)
+        extra = {"response_format": VERDICT_FORMAT} if verdict and self._local(role) else {}
+        result = self.layer.complete(
+            [{"role": "user", "content": prompt}],
+            role=role,
+            model=self.model,
+            run_id=self.run_id,
+            candidate_id=self.candidate_id,
+            max_tokens=max_tokens,
+            **extra,
+        )
+        tokens = result.prompt_tokens + result.completion_tokens
+        with self._lock:
+            self.calls += 1
+            self.tokens += tokens
+        return CallStep(template=template, role=role, output=result.text, tokens=tokens)
+
+    def _local(self, role: str) -> bool:
+        from clade.orchestrator.models.routing import LOCAL_PROVIDERS, resolve_model
+
+        name = self.model or self.layer.config.for_role(role).model
+        return resolve_model(name).split("/", 1)[0] in LOCAL_PROVIDERS
+
+    def snapshot(self) -> tuple[int, int]:
+        """(calls, tokens) so far, to measure what one verdict cost."""
+        with self._lock:
+            return self.calls, self.tokens
