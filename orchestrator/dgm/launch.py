@@ -19,7 +19,8 @@ from clade.archive.facade import Archive
 from clade.orchestrator.config import settings
 
 from .config import RunConfig
-from .graph import DGMRun, Emit, Steps, build_graph
+from .graph import DGMRun, Emit, build_graph
+from .protocol import Steps
 
 
 def open_archive() -> Archive:

@@ -33,7 +33,7 @@ from clade.orchestrator.models.routing import LOCAL_PROVIDERS, resolve_model
 from clade.sandbox import SandboxConfig
 
 from .diagnosis import Proposal, diagnose
-from .graph import Modification, SelfModificationFailed
+from .protocol import Modification, SelfModificationFailed
 
 #: Characters of source code and of the failed task's log shown to the diagnosis model:
 #: the prompt must fit a small local model's context (4096 tokens per llama.cpp slot).

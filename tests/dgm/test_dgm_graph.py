@@ -16,7 +16,8 @@ from clade.archive.facade import Archive
 from clade.archive.tables import Candidate
 from clade.orchestrator.dgm.config import RunConfig
 from clade.orchestrator.dgm.diagnosis import DiagnosisFailed, Proposal
-from clade.orchestrator.dgm.graph import DGMRun, Modification, build_graph
+from clade.orchestrator.dgm.graph import DGMRun, build_graph
+from clade.orchestrator.dgm.protocol import Modification
 from clade.orchestrator.evaluators.base import Score
 from clade.orchestrator.evaluators.generated import WordSorting
 from clade.orchestrator.judges.review import review_diff
