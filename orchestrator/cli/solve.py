@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -29,7 +30,14 @@ def solve(
     ] = True,
     prompt_set: Annotated[
         str | None,
-        typer.Option(help="Use the meta-expert prompt set stored as this candidate id."),
+        typer.Option(
+            help="The meta-expert prompt set: a stored candidate's id, or a folder of <field>.j2 "
+            "files (stored in the archive as a new prompt_set candidate of this run)."
+        ),
+    ] = None,
+    save_prompts: Annotated[
+        Path | None,
+        typer.Option(help="Also write the prompt set in use to this folder, to edit and reuse."),
     ] = None,
     show_trace: Annotated[
         bool, typer.Option("--show-trace", help="Print the whole conversation.")
@@ -43,22 +51,39 @@ def solve(
     """
     from rich.console import Console
 
-    from clade.orchestrator.conductor import ConductorSettings, PromptSet, load_prompt_set
+    from clade.orchestrator.conductor import (
+        ConductorSettings,
+        PromptSet,
+        load_prompt_set,
+        store_prompt_set,
+    )
     from clade.orchestrator.config import settings
     from clade.orchestrator.dgm.launch import open_archive
 
     console = Console()
     archive = open_archive()
-    prompt_id = archive.resolve_id(prompt_set, table="candidate") if prompt_set else None
-    prompts = load_prompt_set(archive, prompt_id) if prompt_id else PromptSet.default()
+    folder = Path(prompt_set) if prompt_set and Path(prompt_set).is_dir() else None
+    if folder is not None:
+        prompt_id, prompts = None, PromptSet.from_folder(folder)
+    elif prompt_set:
+        prompt_id = archive.resolve_id(prompt_set, table="candidate")
+        prompts = load_prompt_set(archive, prompt_id)
+    else:
+        prompt_id, prompts = None, PromptSet.default()
+    if save_prompts is not None:
+        save_prompts.mkdir(parents=True, exist_ok=True)
+        for name, text in prompts.files().items():
+            (save_prompts / name).write_text(text, encoding="utf-8")
     conductor_model = model or settings().default_model
     roles = {"conductor": conductor_model, "expert": expert_model or conductor_model}
     config = ConductorSettings(rounds=rounds, max_tokens=max_tokens)
     run_id = archive.create_run(
         name=question[:60], kind="conductor",
         config={"models": roles, "settings": config.model_dump(), "python": python,
-                "prompt_set": prompt_id},
+                "prompt_set": prompt_id or (str(folder) if folder else None)},
     ).id  # fmt: skip
+    if folder is not None:
+        prompt_id = store_prompt_set(archive, prompts, run_id=run_id)
     try:
         result = _run(archive, run_id, question, roles, config, prompts, prompt_id, python, console)
     except BaseException:

@@ -94,3 +94,23 @@ def test_clade_solve_runs_on_the_embedded_model(archive):
     (trace,) = archive.traces(kind="conductor")
     assert trace.calls == 1 and trace.tokens > 0 and trace.steps[-1]["role"] == "assistant"
     assert ("no answer" in result.output) == (trace.answer is None)
+
+
+def test_a_prompt_set_folder_is_saved_edited_and_stored_as_a_candidate(archive, tmp_path):
+    conductor = Scripted([final("42")] * 2)
+    model = register_script("folder-conductor", conductor)
+    folder = tmp_path / "prompts"
+    base = ["solve", "What is 6 * 7?", "--model", model, "--no-python", "--rounds", "2"]
+    first = CliRunner().invoke(app, [*base, "--save-prompts", str(folder)])
+    assert first.exit_code == 0, first.output
+    assert (folder / "meta.j2").read_text() == PromptSet.default().meta
+    (folder / "meta.j2").write_text("EDITED meta-expert instruction.\n")
+
+    second = CliRunner().invoke(app, [*base, "--prompt-set", str(folder)])
+    assert second.exit_code == 0, second.output
+    assert "EDITED meta-expert instruction." in str(conductor.seen[-1])
+    run = max((r for r in archive.list_runs() if r.kind == "conductor"), key=lambda r: r.id)
+    (trace,) = archive.traces(run_id=run.id)
+    assert trace.candidate_id is not None
+    assert archive.get_candidate(trace.candidate_id).kind == "prompt_set"
+    assert load_prompt_set(archive, trace.candidate_id).meta == "EDITED meta-expert instruction.\n"
