@@ -43,6 +43,8 @@ fi
 # ---- Headless Chromium for the dashboard's browser tests ------------------------------
 # Not fatal: without it only the browser tests skip (with CI=true they fail instead).
 bash scripts/ensure-browser.sh || echo "warning: the dashboard's browser tests will skip" >&2
+# ---- PostgreSQL's server binaries, for the archive's PostgreSQL tests ---------------------
+bash scripts/ensure-postgres.sh || echo "warning: the PostgreSQL archive tests will skip" >&2
 
 [ -n "${SKIP_DOCKER:-}" ] && exit 0
 

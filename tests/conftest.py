@@ -1,18 +1,23 @@
 """Shared test setup.
 
-Tests marked ``docker`` need a Docker engine: locally they skip without one; with
-``CI=true`` a missing engine fails them, so CI can never pass by skipping the sandbox.
-Tests marked ``browser`` (the dashboard's) follow the same rule for headless Chromium.
+Tests marked ``docker`` (a Docker engine), ``browser`` (headless Chromium, the dashboard's)
+and ``postgres`` (PostgreSQL's server binaries) skip locally when that part is missing; with
+``CI=true`` they fail instead, so CI can never pass by skipping them. ``.ci/run`` installs
+all three (scripts/setup.sh).
 """
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
+from collections.abc import Callable
 from functools import cache
 
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+PG_BINARIES = ("initdb", "pg_ctl", "postgres")
 
 
 @cache
@@ -36,23 +41,49 @@ def browser_problem() -> str | None:
     return None
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    if item.get_closest_marker("browser") is not None:
-        problem = browser_problem()
-        if problem is not None:
-            if IN_CI:
-                pytest.fail(f"{problem} (CI=true: browser tests must run)")
-            pytest.skip(problem)
-    if item.get_closest_marker("docker") is None:
-        return
-    problem = docker_problem()
-    if problem is None:
-        return
-    if IN_CI:
-        pytest.fail(
-            f"{problem} (CI=true: Docker tests must run; .ci/run installs and starts dockerd)"
+def pg_binary(name: str) -> str | None:
+    """A PostgreSQL server program: on PATH, or where Debian's packages put it."""
+    found = shutil.which(name)
+    if found is None:
+        found = next(
+            iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None
         )
-    pytest.skip(problem)
+    return found
+
+
+@cache
+def postgres_problem() -> str | None:
+    """None when PostgreSQL's server binaries are installed, else why not."""
+    missing = [name for name in PG_BINARIES if pg_binary(name) is None]
+    if missing:
+        return f"no PostgreSQL: {', '.join(missing)} missing (bash scripts/ensure-postgres.sh)"
+    return None
+
+
+REQUIREMENTS: dict[str, Callable[[], str | None]] = {
+    "docker": docker_problem,
+    "browser": browser_problem,
+    "postgres": postgres_problem,
+}
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker, problem_of in REQUIREMENTS.items():
+        if item.get_closest_marker(marker) is None:
+            continue
+        problem = problem_of()
+        if problem is None:
+            continue
+        if IN_CI:
+            pytest.fail(f"{problem} (CI=true: {marker} tests must run; .ci/run installs it)")
+        pytest.skip(problem)
+
+
+@pytest.fixture(scope="session")
+def postgres_binaries() -> dict[str, str]:
+    """Paths of PostgreSQL's server programs (tests using it are marked ``postgres``)."""
+    found = {name: pg_binary(name) for name in PG_BINARIES}
+    return {name: path for name, path in found.items() if path is not None}
 
 
 @pytest.fixture

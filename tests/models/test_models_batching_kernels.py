@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from clade.orchestrator.models import cpu_kernels  # noqa: E402
-
-needs_onednn = pytest.mark.skipif(
-    not cpu_kernels.prepack_supported("cpu", "float32"), reason="no oneDNN prepack in this torch"
-)
+from clade.orchestrator.models import cpu_kernels
 
 
 def test_prepack_is_only_offered_for_fp32_on_cpu():
+    assert cpu_kernels.prepack_supported("cpu", "float32")  # the batching target rests on it
     assert not cpu_kernels.prepack_supported("cuda", "float32")
     assert not cpu_kernels.prepack_supported("cpu", "bfloat16")
 
 
-@needs_onednn
 def test_packed_linear_keeps_one_row_exact_and_batches_close():
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(64, 96), torch.nn.Linear(96, 32, bias=False))
@@ -36,7 +31,6 @@ def test_packed_linear_keeps_one_row_exact_and_batches_close():
 
 
 @pytest.mark.slow
-@needs_onednn
 def test_batched_greedy_on_prepacked_engine_matches_stock_single_stream():
     from transformers import AutoModelForCausalLM
 

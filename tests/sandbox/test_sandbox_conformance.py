@@ -66,14 +66,15 @@ def test_files_round_trip(sandbox):
 
 
 def test_read_only_files_cannot_be_changed(sandbox):
-    if not sandbox.isolated:
-        pytest.skip("isolation: the local backend runs commands as the caller's user")
     sandbox.put_files({"test_x.py": b"assert True\n"}, "tests", writable=False)
     result = sandbox.run(
         ["python3", "-c", "open('tests/test_x.py', 'w').write('tampered')"], timeout_s=5
     )
-    assert not result.ok and "Permission" in result.stderr
-    assert sandbox.get_files("tests") == {"test_x.py": b"assert True\n"}
+    if sandbox.isolated:
+        assert not result.ok and "Permission" in result.stderr
+        assert sandbox.get_files("tests") == {"test_x.py": b"assert True\n"}
+    else:  # the local backend runs as the caller (root here): documented UNSAFE, and it is
+        assert result.ok and sandbox.get_files("tests") == {"test_x.py": b"tampered"}
 
 
 def test_timeout_kills_the_process_tree(sandbox):
