@@ -32,6 +32,7 @@ from clade.orchestrator.conductor.solvers import (
 )
 from clade.orchestrator.evaluators.registry import load_evaluator
 from clade.orchestrator.models.layer import ModelLayer
+from clade.orchestrator.models.routing import local_engine
 from clade.orchestrator.models.spec import ModelsConfig, ModelSpec
 
 
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--benchmarks", nargs="+", default=list(BENCHMARKS), choices=BENCHMARKS)
     args = parser.parse_args(argv)
 
-    options = {"n_threads": args.threads} if args.model == "smollm2-135m" else {}
+    options = {"n_threads": args.threads} if local_engine(args.model) == "llamacpp" else {}
     spec = ModelSpec(model=args.model, max_tokens=args.max_tokens, engine_options=options)
     layer = ModelLayer(ModelsConfig(default=spec))
     settings = ConductorSettings(rounds=args.rounds, max_tokens=args.max_tokens)

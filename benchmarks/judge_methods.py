@@ -50,6 +50,7 @@ def main() -> None:
     from clade.orchestrator.judges.store import ArchiveStore
     from clade.orchestrator.judges.verdict import Pair
     from clade.orchestrator.models.layer import ModelLayer
+    from clade.orchestrator.models.routing import local_engine
     from clade.orchestrator.models.spec import ModelsConfig
 
     print(f"load {os.getloadavg()[0]:.2f}; building/loading {args.items} pairs (seed {args.seed})")
@@ -58,8 +59,8 @@ def main() -> None:
     kinds = {k: sum(r.mutation == k for r in rows) for k in {r.mutation for r in rows}}
     print(f"{len(pairs)} pairs from {path} (mutations {kinds})")
     results = {}
-    local = "/" not in args.model or args.model.startswith(("llamacpp/", "transformers/"))
-    engine = {"n_threads": args.threads} if local else {}
+    on_llamacpp = local_engine(args.model) == "llamacpp"
+    engine = {"n_threads": args.threads} if on_llamacpp else {}
     with tempfile.TemporaryDirectory() as folder:
         archive = Archive(f"sqlite:///{Path(folder) / 'bench.db'}", Path(folder) / "blobs")
         layer = ModelLayer(

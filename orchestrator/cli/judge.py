@@ -78,6 +78,7 @@ def judge_command(
     from clade.orchestrator.judges.runner import METHODS, build_judge, judge_pairs, metrics
     from clade.orchestrator.judges.store import ArchiveStore
     from clade.orchestrator.models.layer import ModelLayer
+    from clade.orchestrator.models.metering import ArchiveSink
     from clade.orchestrator.models.spec import ModelsConfig
 
     if method not in METHODS:
@@ -92,11 +93,10 @@ def judge_command(
         config={"method": method, "model": model, "name": name, "resume": resume, "swap": both},
     )
 
-    def meter(record: Any) -> None:
-        archive.record_model_call(**record.model_dump())
-
     layer = ModelLayer(
-        ModelsConfig.model_validate({"default": {"model": model}}), sink=meter, run_id=run.id
+        ModelsConfig.model_validate({"default": {"model": model}}),
+        sink=ArchiveSink(archive),
+        run_id=run.id,
     )
     caller = Caller(layer, run_id=run.id)
     judge = build_judge(

@@ -117,15 +117,13 @@ def _run(
     from clade.orchestrator.conductor import SandboxPython
     from clade.orchestrator.conductor import solve as conduct
     from clade.orchestrator.models.layer import ModelLayer
+    from clade.orchestrator.models.metering import ArchiveSink
     from clade.orchestrator.models.spec import ModelsConfig
 
     # Bare names validate as specs with default sampling; unknown roles are refused.
     models = ModelsConfig.model_validate({"default": roles["conductor"], "roles": roles})
 
-    def meter(record: Any) -> None:
-        archive.record_model_call(**record.model_dump())
-
-    layer = ModelLayer(models, sink=meter, run_id=run_id)
+    layer = ModelLayer(models, sink=ArchiveSink(archive), run_id=run_id)
     with ExitStack() as stack, console.status("round 1: conductor") as status:
         expert = stack.enter_context(SandboxPython(run_id=run_id)) if python else None
 

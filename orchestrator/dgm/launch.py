@@ -62,18 +62,15 @@ def real_steps(archive: Archive, run_id: str, config: RunConfig, evaluator: Any)
     """Steps backed by the model layer (metered into the archive) and Docker sandboxes."""
     from clade.orchestrator.models.gateway import Gateway
     from clade.orchestrator.models.layer import ModelLayer
-    from clade.orchestrator.models.metering import Budget
+    from clade.orchestrator.models.metering import ArchiveSink, Budget
     from clade.orchestrator.models.routing import size_slots
     from clade.sandbox import SandboxConfig
 
     from .steps import SandboxSteps
 
-    def sink(record: Any) -> None:
-        archive.record_model_call(**record.model_dump())
-
     # Each sandbox works with one call at a time; diagnosis may add one more.
     models = size_slots(config.models, config.parallelism + 1)
-    layer = ModelLayer(models, sink=sink, run_id=run_id)
+    layer = ModelLayer(models, sink=ArchiveSink(archive), run_id=run_id)
     tracker = layer.set_budget(
         run_id, Budget(max_tokens=config.budget.max_tokens, max_usd=config.budget.max_usd)
     )

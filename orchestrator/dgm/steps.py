@@ -29,7 +29,6 @@ from clade.orchestrator.evaluators.runner import (
 )
 from clade.orchestrator.judges.review import DiffReview, review_diff
 from clade.orchestrator.models.gateway import Gateway
-from clade.orchestrator.models.routing import LOCAL_PROVIDERS, resolve_model
 from clade.sandbox import SandboxConfig
 
 from .diagnosis import Proposal, diagnose
@@ -151,9 +150,7 @@ class SandboxSteps:
         layer = self.gateway.layer
         # Local engines decode under the proposal's JSON schema, so even a tiny model answers
         # in the right shape; API models get the format from the prompt alone.
-        provider = resolve_model(layer.config.for_role("diagnose").model).split("/", 1)[0]
-        constrained = provider in LOCAL_PROVIDERS
-        extra = {"response_format": PROPOSAL_FORMAT} if constrained else {}
+        extra = {"response_format": PROPOSAL_FORMAT} if layer.serves_locally("diagnose") else {}
 
         def chat(messages: list[dict[str, str]]) -> str:
             return layer.complete(

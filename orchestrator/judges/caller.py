@@ -55,7 +55,8 @@ class Caller:
         """Render ``template`` and call ``role``; a ``verdict`` call on a local engine is
         decoded under :data:`~.verdict.VERDICT_FORMAT`."""
         prompt = prompts.render(template, **variables)
-        extra = {"response_format": VERDICT_FORMAT} if verdict and self._local(role) else {}
+        local = verdict and self.layer.serves_locally(role, self.model)
+        extra = {"response_format": VERDICT_FORMAT} if local else {}
         result = self.layer.complete(
             [{"role": "user", "content": prompt}],
             role=role,
@@ -70,12 +71,6 @@ class Caller:
             self.calls += 1
             self.tokens += tokens
         return CallStep(template=template, role=role, output=result.text, tokens=tokens)
-
-    def _local(self, role: str) -> bool:
-        from clade.orchestrator.models.routing import LOCAL_PROVIDERS, resolve_model
-
-        name = self.model or self.layer.config.for_role(role).model
-        return resolve_model(name).split("/", 1)[0] in LOCAL_PROVIDERS
 
     def snapshot(self) -> tuple[int, int]:
         """(calls, tokens) so far, to measure what one verdict cost."""

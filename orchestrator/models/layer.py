@@ -75,6 +75,13 @@ class ModelLayer:
         with self._lock:
             return self._budgets.get(run_id or "")
 
+    def serves_locally(self, role: str, model: str | None = None) -> bool:
+        """Whether ``role`` (or ``model``) runs on an in-process engine, where a
+        ``response_format`` JSON schema constrains decoding; API models only read it."""
+        from clade.orchestrator.models.routing import local_engine
+
+        return local_engine(model or self.config.for_role(role).model) is not None
+
     def prepare(
         self,
         messages: Sequence[Mapping[str, Any]],

@@ -1,7 +1,7 @@
 """Metering: one :class:`CallRecord` per model call, sinks that keep them, and budgets.
 
-A sink is any ``Callable[[CallRecord], None]``; the archive provides one that writes the
-``LLMCall`` table. A :class:`BudgetTracker` is checked before each call and charged after
+A sink is any ``Callable[[CallRecord], None]``; :class:`ArchiveSink` writes the archive's
+``model_call`` table. A :class:`BudgetTracker` is checked before each call and charged after
 it; when a limit is reached, new calls raise :class:`BudgetExceeded`. Calls already in
 flight finish, so a run may overshoot by at most the calls running at that moment.
 """
@@ -12,10 +12,14 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from clade.orchestrator.models.errors import BudgetExceeded
+
+if TYPE_CHECKING:
+    from clade.archive.facade import Archive
 
 
 def _now() -> datetime:
@@ -51,6 +55,16 @@ class CallRecord(BaseModel):
 
 
 Sink = Callable[[CallRecord], None]
+
+
+class ArchiveSink:
+    """Records every call in an archive (runs, ``clade solve``, ``clade judge``)."""
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+
+    def __call__(self, record: CallRecord) -> None:
+        self.archive.record_model_call(**record.model_dump())
 
 
 class MemorySink:

@@ -53,6 +53,14 @@ def resolve_model(name: str) -> str:
     return name
 
 
+def local_engine(name: str) -> str | None:
+    """The local engine that serves model ``name`` ("transformers" or "llamacpp"), or None
+    for an API or scripted model. Local engines honour a ``response_format`` JSON schema as
+    a decoding grammar (llama.cpp) and take ``engine_options``."""
+    provider = resolve_model(name).split("/", 1)[0]
+    return provider if provider in LOCAL_PROVIDERS else None
+
+
 _lock = threading.Lock()
 _engines: dict[str, LocalEngine] = {}
 _key_locks: dict[str, threading.Lock] = {}
@@ -87,8 +95,7 @@ def size_slots(models: ModelsConfig, streams: int) -> ModelsConfig:
         return models
 
     def sized(spec: ModelSpec) -> ModelSpec:
-        on_llamacpp = resolve_model(spec.model).startswith("llamacpp/")
-        if not on_llamacpp or "n_parallel" in spec.engine_options:
+        if local_engine(spec.model) != "llamacpp" or "n_parallel" in spec.engine_options:
             return spec
         return spec.model_copy(
             update={"engine_options": {**spec.engine_options, "n_parallel": streams}}

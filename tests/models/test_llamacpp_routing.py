@@ -114,6 +114,7 @@ def test_a_run_wider_than_the_default_slots_sizes_every_llama_cpp_spec_alike(bac
 def test_a_second_llama_cpp_engine_is_warned_about(backend, caplog):
     backend("llamacpp")
     path = str(gguf_path())
+    routing.close_engines()  # engines other tests left loaded would count as the first
     try:
         routing.get_engine("llamacpp", path, {"n_ctx": 256, "n_parallel": 1})
         with caplog.at_level("WARNING", logger=routing.__name__):
