@@ -10,8 +10,9 @@ from typing import Literal
 from clade.sandbox.config import ExecResult, SandboxConfig
 from clade.sandbox.docker_backend import DockerSandbox
 from clade.sandbox.errors import ContainerStartError, ImageMissing, SandboxError, SandboxUnavailable
+from clade.sandbox.fileset import FileSet, Skipped
 from clade.sandbox.local_backend import LocalSandbox
-from clade.sandbox.protocol import Sandbox
+from clade.sandbox.protocol import Sandbox, Workspace
 
 Backend = Literal["docker", "local"]
 
@@ -28,11 +29,14 @@ __all__ = [
     "ContainerStartError",
     "DockerSandbox",
     "ExecResult",
+    "FileSet",
     "ImageMissing",
     "LocalSandbox",
     "Sandbox",
     "SandboxConfig",
     "SandboxError",
     "SandboxUnavailable",
+    "Skipped",
+    "Workspace",
     "make_sandbox",
 ]

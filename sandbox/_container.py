@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from clade.sandbox.config import AGENT_GID, AGENT_UID, SOCKET_DIR, WORKDIR, SandboxConfig
+from clade.sandbox import _seccomp
+from clade.sandbox.config import (
+    AGENT_GID,
+    AGENT_UID,
+    SLOTS_DIR,
+    SOCKET_DIR,
+    WORKDIR,
+    SandboxConfig,
+)
 from clade.sandbox.errors import ContainerStartError, ImageMissing, SandboxError, SandboxUnavailable
 from clade.sandbox.owner import labels_for
 
@@ -38,11 +46,43 @@ def docker_client(timeout: int = 60) -> Any:
     return client
 
 
+SHM_MB = 8
+
+
+def tmpfs_mounts(cfg: SandboxConfig) -> dict[str, str]:
+    """The container's writable places: the shared work dir (the owner's; plain commands
+    write in it through its group), ``/tmp``, ``/dev/shm``, and one tmpfs per slot for the
+    workspace that holds the slot (its own size and inode limits, so no task can fill
+    another's disk)."""
+    try:
+        cfg.check_disks()
+    except ValueError as exc:
+        raise SandboxError(str(exc), hint="see the sandbox's slot_disk_mb") from None
+    slot_mb = cfg.slot_disk
+    owner = f"uid={AGENT_UID},gid={AGENT_GID}"
+    return {
+        WORKDIR: f"size={cfg.workdir_mb}m,{owner},mode=1775",
+        "/tmp": f"size={cfg.tmp_mb}m,nr_inodes={_inodes(cfg.tmp_mb)},mode=1777",
+        "/dev/shm": f"size={SHM_MB}m,nr_inodes={_inodes(SHM_MB)},mode=1777",
+        **{
+            f"{SLOTS_DIR}/{k}": f"size={slot_mb}m,nr_inodes={_inodes(slot_mb)},{owner},mode=0711"
+            for k in range(cfg.slots)
+        },
+    }
+
+
+def _inodes(size_mb: int) -> int:
+    """Files a tmpfs of this size may hold: 64 a MiB, at least 4096 (empty files take no
+    space but inodes, and every one has to be deleted when a workspace is left)."""
+    return max(4096, 64 * size_mb)
+
+
 def create_container(client: Any, cfg: SandboxConfig) -> Any:
     """Create and start the container of ``cfg``; remove it again if it does not start."""
     import docker
     from docker.types import LogConfig, Mount, Ulimit
 
+    tmpfs = tmpfs_mounts(cfg)
     mounts = []
     if cfg.llm_socket_dir is not None:
         if not cfg.llm_socket_dir.is_dir():
@@ -60,17 +100,13 @@ def create_container(client: Any, cfg: SandboxConfig) -> Any:
             user=f"{AGENT_UID}:{AGENT_GID}",
             network_mode="none",
             read_only=True,
-            tmpfs={
-                WORKDIR: f"size={cfg.workdir_mb}m,uid={AGENT_UID},gid={AGENT_GID},mode=1775",
-                "/tmp": f"size={cfg.tmp_mb}m,mode=1777",
-            },
-            shm_size="8m",
+            tmpfs=tmpfs,
             mem_limit=f"{cfg.memory_mb}m",
             memswap_limit=f"{cfg.memory_mb}m",
             nano_cpus=int(cfg.cpus * 1e9),
             pids_limit=cfg.pids_limit,
             cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
+            security_opt=["no-new-privileges", _seccomp.security_opt()],
             ulimits=[Ulimit(name="core", soft=0, hard=0)],
             mounts=mounts,
             working_dir=WORKDIR,

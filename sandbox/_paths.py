@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 import posixpath
 import tarfile
 from collections.abc import Mapping
+from typing import Any
 
 from clade.sandbox.errors import SandboxError
+from clade.sandbox.fileset import FileSet, Skipped
 
 
 def inside(root: str, path: str) -> str:
@@ -56,3 +59,26 @@ def unpack(data: bytes) -> dict[str, bytes]:
             if handle is not None:
                 out[name.removeprefix("./")] = handle.read()
     return out
+
+
+def manifest(stderr: bytes) -> tuple[dict[str, Any], str]:
+    """The bounded reader's JSON line (the last line of its stderr), and that line as text."""
+    lines = stderr.decode(errors="replace").strip().splitlines()
+    last = lines[-1] if lines else ""
+    try:
+        found = json.loads(last) if last else {}
+    except ValueError:
+        found = {}
+    return (found if isinstance(found, dict) else {}), last[:500]
+
+
+def fileset(data: bytes, found: Mapping[str, Any]) -> FileSet:
+    """The files of the reader's tar stream, with its skipped entries."""
+    skipped = found.get("skipped")
+    rows = skipped.items() if isinstance(skipped, dict) else []
+    more = found.get("more")
+    return FileSet(
+        unpack(data),
+        {str(p): Skipped.from_row(row) for p, row in rows if isinstance(row, list)},
+        more if isinstance(more, int) else 0,
+    )

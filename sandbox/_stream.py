@@ -130,6 +130,7 @@ def run_exec(
                 result.overflowed = True
     finally:
         hijacked.close()
+        sock.close()  # closing the SocketIO alone leaves the engine's socket open until GC
         if killer is not None:
             killer.join()
     result.exit_code = _exit_code(api, exec_id)
@@ -138,11 +139,16 @@ def run_exec(
 
 
 def _exit_code(api: Any, exec_id: str) -> int | None:
-    """The exec's exit status; the engine may report it a moment after the stream closes."""
-    for _ in range(50):
+    """The exec's exit status; the engine may report it a moment after the stream closes
+    (seconds on a loaded machine: polled with a growing pause, for up to ~10 s)."""
+    deadline = time.monotonic() + 10.0
+    pause = 0.005
+    while True:
         info = api.exec_inspect(exec_id)
         if not info.get("Running"):
             code = info.get("ExitCode")
             return int(code) if code is not None else None
-        time.sleep(0.02)
-    return None
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)

@@ -4,20 +4,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 #: Where the work dir lives inside a container, and where the model socket folder is mounted.
 WORKDIR = "/work"
 SOCKET_DIR = "/run/clade"
 SOCKET_ENV = "CLADE_LLM_SOCKET"
 SOCKET_NAME = "llm.sock"
-#: The uid that owns the work dir and copies files in and out; slot ``k`` runs commands as
-#: ``SLOT_UID0 + k`` (all in group ``AGENT_GID``), so a timeout can kill exactly one slot's
-#: processes, even those that left their process group.
+#: The uid that owns the work dir and copies files in and out; slot ``k`` runs plain
+#: commands as ``SLOT_UID0 + k`` (all in group ``AGENT_GID``), so a timeout can kill exactly
+#: one slot's processes, even those that left their process group.
 AGENT_UID = 1000
 AGENT_GID = 1000
 SLOT_UID0 = 1001
 MAX_SLOTS = 8
+OWNER = f"{AGENT_UID}:{AGENT_GID}"
+#: Each workspace runs as a uid (and gid) of its own, counted up from here and never used
+#: twice in one container; slot ``k``'s size-limited tmpfs is mounted at ``SLOTS_DIR/k``.
+WORKSPACE_UID0 = 200_000
+SLOTS_DIR = "/slots"
+#: Copies of the shell and of Python that their users may run but not read: the kernel
+#: marks such processes non-dumpable, so no process of the same uid can open their
+#: ``/proc/PID/mem`` or ``environ`` (ptrace is denied by the seccomp profile anyway).
+SHELL = "/usr/local/bin/clade-sh"
+PYTHON = "/usr/local/bin/clade-python"
 
 
 class SandboxConfig(BaseModel):
@@ -40,6 +50,13 @@ class SandboxConfig(BaseModel):
         default=512, ge=1, description="Size of the writable work dir (a tmpfs), in MiB."
     )
     tmp_mb: int = Field(default=64, ge=1, description="Size of the tmpfs at /tmp, in MiB.")
+    slot_disk_mb: int | None = Field(
+        default=None,
+        ge=1,
+        description="Size of each slot's own tmpfs, which holds the workspace using that "
+        "slot, in MiB. Default: half the memory left after the work dir and /tmp, shared "
+        "among the slots, at most 256. All slots, the work dir and /tmp must fit in memory_mb.",
+    )
     timeout_s: float = Field(
         default=600.0, gt=0, description="Default wall-clock limit of one command, in seconds."
     )
@@ -79,6 +96,31 @@ class SandboxConfig(BaseModel):
     labels: dict[str, str] = Field(
         default_factory=dict, description="Extra container labels (e.g. candidate, role)."
     )
+
+    @model_validator(mode="after")
+    def _disks_fit_in_memory(self) -> SandboxConfig:
+        self.check_disks()
+        return self
+
+    def check_disks(self) -> None:
+        """Raise ValueError unless every tmpfs at once fits in the memory limit (tmpfs pages
+        count against it, so disks larger than memory would be an OOM kill, not ENOSPC)."""
+        if self.slot_disk_mb is None:
+            return
+        total = self.slots * self.slot_disk_mb + self.workdir_mb + self.tmp_mb
+        if total > self.memory_mb:
+            raise ValueError(
+                f"slots x slot_disk_mb + workdir_mb + tmp_mb = {total} MiB exceeds "
+                f"memory_mb = {self.memory_mb}; lower slot_disk_mb or raise memory_mb"
+            )
+
+    @property
+    def slot_disk(self) -> int:
+        """The size of one slot's tmpfs in MiB: ``slot_disk_mb`` or its default."""
+        if self.slot_disk_mb is not None:
+            return self.slot_disk_mb
+        left = self.memory_mb - self.workdir_mb - self.tmp_mb
+        return max(1, min(256, left // (2 * self.slots)))
 
 
 class ExecResult(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clade.archive.errors import CladeError
+from clade.archive.errors import CladeError, InfrastructureError
 
 __all__ = ["ContainerStartError", "ImageMissing", "SandboxError", "SandboxUnavailable"]
 
@@ -11,8 +11,8 @@ class SandboxError(CladeError):
     """The sandbox could not do what was asked (not a failure of the code run inside it)."""
 
 
-class SandboxUnavailable(SandboxError):
-    """No Docker engine answers."""
+class SandboxUnavailable(SandboxError, InfrastructureError):
+    """No Docker engine answers (the machine's failure, never a verdict on a candidate)."""
 
 
 class ImageMissing(SandboxError):

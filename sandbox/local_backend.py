@@ -3,36 +3,51 @@
 For machines without Docker. It gives a work dir, per-command wall-clock limits that kill
 the process group, capped output, and memory/file-size rlimits, but NO isolation: the
 commands see the host's files, network and processes. Never run hostile code with it.
+Its workspaces are subfolders of the work dir (with their own HOME and TMPDIR and umask
+077), removed when left; they run as the caller's uid and keep nothing apart.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 from clade.sandbox import _paths
+from clade.sandbox._reader import read_tree
 from clade.sandbox._runner import collect
 from clade.sandbox.config import SOCKET_ENV, SOCKET_NAME, ExecResult, SandboxConfig
 from clade.sandbox.errors import SandboxError
+from clade.sandbox.fileset import FileSet, Skipped
 from clade.sandbox.protocol import ManagedSandbox
+
+
+def _remove(folder: str) -> None:
+    for root, dirs, _ in os.walk(folder):  # read-only folders block rmtree
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o755)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 class LocalSandbox(ManagedSandbox):
     """Runs commands as subprocesses of this process; see the module docstring."""
 
     isolated = False
+    restarts = 0
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
         self.workdir = ""
         self._slots = threading.BoundedSemaphore(self.config.slots)
+        self._count = itertools.count(1)
 
     def start(self) -> None:
         if not self.workdir:
@@ -41,20 +56,19 @@ class LocalSandbox(ManagedSandbox):
     def stop(self) -> None:
         workdir, self.workdir = self.workdir, ""
         if workdir:
-            for root, dirs, _ in os.walk(workdir):  # read-only folders block rmtree
-                for name in dirs:
-                    os.chmod(os.path.join(root, name), 0o755)
-            shutil.rmtree(workdir, ignore_errors=True)
+            _remove(workdir)
 
-    def _path(self, path: str) -> Path:
+    def _path(self, path: str, base: str | None = None) -> Path:
         if not self.workdir:
             raise SandboxError("the sandbox is not started", hint="use it as a context manager")
-        return Path(_paths.inside(self.workdir, path))
+        return Path(_paths.inside(base or self.workdir, path))
 
     def put_files(
         self, files: Mapping[str, bytes], dest: str = ".", *, writable: bool = True
     ) -> None:
-        root = self._path(dest)
+        self._put(self._path(dest), files, writable)
+
+    def _put(self, root: Path, files: Mapping[str, bytes], writable: bool) -> None:
         root.mkdir(parents=True, exist_ok=True)
         for name, data in _paths.unpack(_paths.pack(files, writable=writable)).items():
             target = root / name
@@ -66,35 +80,54 @@ class LocalSandbox(ManagedSandbox):
         if not writable and root != Path(self.workdir):
             root.chmod(0o555)
 
-    def get_files(self, path: str = ".") -> dict[str, bytes]:
-        root = self._path(path)
-        if root.is_file():
-            return {root.name: root.read_bytes()}
-        if not root.is_dir():
-            raise SandboxError(
-                f"file transfer failed: {path} does not exist", hint="check the path"
-            )
-        return {
-            str(p.relative_to(root)): p.read_bytes()
-            for p in sorted(root.rglob("*"))
-            if p.is_file() and not p.is_symlink()
-        }
+    def get_files(
+        self,
+        path: str = ".",
+        *,
+        max_file_bytes: int | None = None,
+        max_total_bytes: int | None = None,
+    ) -> FileSet:
+        return self._get(self._path(path), path, max_file_bytes, max_total_bytes)
 
-    def _env(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+    def _get(self, root: Path, name: str, max_file: int | None, max_total: int | None) -> FileSet:
+        files: dict[str, bytes] = {}
+        total = self.config.transfer_limit_bytes if max_total is None else max_total
+        try:
+            skipped, more = read_tree(str(root), max_file, total, files.__setitem__)
+        except OSError as exc:
+            raise SandboxError(
+                f"file transfer failed: {name}: {exc.strerror or exc}", hint="check the path"
+            ) from None
+        return FileSet(files, {p: Skipped.from_row(r) for p, r in skipped.items()}, more)
+
+    @contextmanager
+    def workspace(self) -> Iterator[LocalWorkspace]:
+        with self._slots:
+            folder = self._path(f"workspaces/{next(self._count)}")
+            folder.mkdir(parents=True, mode=0o700)
+            try:
+                yield LocalWorkspace(self, str(folder))
+            finally:
+                _remove(str(folder))
+
+    def _env(self, extra: Mapping[str, str] | None, **own: str) -> dict[str, str]:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": self.workdir,
             "LANG": "C.UTF-8",
             **self.config.env,
+            **own,
             **(extra or {}),
         }
         if self.config.llm_socket_dir is not None:
             env[SOCKET_ENV] = str(self.config.llm_socket_dir / SOCKET_NAME)
         return env
 
-    def _limits(self) -> None:  # runs in the child between fork and exec
+    def _limits(self, umask: int | None = None) -> None:  # in the child between fork and exec
         import resource
 
+        if umask is not None:
+            os.umask(umask)
         memory = self.config.memory_mb << 20
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         size = self.config.workdir_mb << 20
@@ -111,40 +144,97 @@ class LocalSandbox(ManagedSandbox):
         stdin: bytes | None = None,
         output_limit_bytes: int | None = None,
     ) -> ExecResult:
+        cwd = self._path(workdir)
+        with self._slots:
+            return self._run(cmd, cwd, self._env(env), timeout_s, stdin, output_limit_bytes)
+
+    def _run(
+        self,
+        cmd: Sequence[str],
+        cwd: Path,
+        env: dict[str, str],
+        timeout_s: float | None,
+        stdin: bytes | None,
+        output_limit_bytes: int | None,
+        limits: Callable[[], None] | None = None,
+    ) -> ExecResult:
         if not cmd:
             raise SandboxError("empty command", hint="give an argv list")
         limit = self.config.timeout_s if timeout_s is None else timeout_s
-        cwd = self._path(workdir)
-        with self._slots:
-            start = time.monotonic()
-            try:
-                proc = subprocess.Popen(
-                    list(cmd),
-                    cwd=cwd,
-                    env=self._env(env),
-                    stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    start_new_session=True,
-                    preexec_fn=self._limits,
-                )
-            except OSError as exc:
-                return ExecResult(exit_code=127, stderr=str(exc))
-            if stdin is not None and proc.stdin is not None:
-                threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True).start()
-            keep = (
-                self.config.output_limit_bytes if output_limit_bytes is None else output_limit_bytes
+        start = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                list(cmd),
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                preexec_fn=limits or self._limits,
             )
-            done = collect(
-                proc,
-                limit - (time.monotonic() - start),
-                keep,
-                max(keep, self.config.output_kill_bytes),
-            )
+        except OSError as exc:
+            return ExecResult(exit_code=127, stderr=str(exc))
+        if stdin is not None and proc.stdin is not None:
+            threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True).start()
+        keep = self.config.output_limit_bytes if output_limit_bytes is None else output_limit_bytes
+        done = collect(
+            proc, limit - (time.monotonic() - start), keep, max(keep, self.config.output_kill_bytes)
+        )
         done["stdout"] = done["stdout"].decode(errors="replace")
         done["stderr"] = done["stderr"].decode(errors="replace")
         done["duration_s"] = time.monotonic() - start
         return ExecResult(**done)
+
+
+class LocalWorkspace:
+    """A subfolder of a :class:`LocalSandbox`: its own HOME, TMPDIR and umask 077, but the
+    caller's uid and no isolation at all (UNSAFE, like the backend)."""
+
+    def __init__(self, box: LocalSandbox, path: str) -> None:
+        self.box, self.path, self.uid = box, path, os.getuid()
+        self._lock = threading.Lock()
+
+    def put_files(
+        self, files: Mapping[str, bytes], dest: str = ".", *, writable: bool = True
+    ) -> None:
+        with self._lock:
+            self.box._put(self.box._path(dest, self.path), files, writable)
+
+    def run(
+        self,
+        cmd: Sequence[str],
+        *,
+        timeout_s: float | None = None,
+        workdir: str = ".",
+        env: Mapping[str, str] | None = None,
+        stdin: bytes | None = None,
+        output_limit_bytes: int | None = None,
+    ) -> ExecResult:
+        home, tmp = f"{self.path}/.home", f"{self.path}/.tmp"
+        with self._lock:
+            os.makedirs(home, mode=0o700, exist_ok=True)
+            os.makedirs(tmp, mode=0o700, exist_ok=True)
+            return self.box._run(
+                cmd,
+                self.box._path(workdir, self.path),
+                self.box._env(env, HOME=home, TMPDIR=tmp),
+                timeout_s,
+                stdin,
+                output_limit_bytes,
+                limits=lambda: self.box._limits(0o077),
+            )
+
+    def get_files(
+        self,
+        path: str = ".",
+        *,
+        max_file_bytes: int | None = None,
+        max_total_bytes: int | None = None,
+    ) -> FileSet:
+        with self._lock:
+            root = self.box._path(path, self.path)
+            return self.box._get(root, path, max_file_bytes, max_total_bytes)
 
 
 def _feed(pipe: IO[bytes], data: bytes) -> None:
