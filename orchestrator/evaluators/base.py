@@ -2,9 +2,11 @@
 
 An evaluator hands out tasks (a statement and starting files for the agent's work
 directory) and scores what the agent left behind. Scoring never trusts the agent's
-sandbox: pure-text answers are checked here on the host; anything that must execute code
-(HumanEval's tests, a repository's hidden pytest) runs through a :class:`Grader`, which
-the orchestrator backs with a fresh sandbox holding a pristine copy of the tests.
+sandbox: pure-text answers are checked here on the host, within size and time bounds;
+anything that must execute the agent's code (HumanEval's tests, a repository's hidden
+tests) goes through a :class:`Grader`: the grading harness runs the evaluator's tests in a
+checker process the solution cannot reach, against the solution's modules in a process of
+their own, and only plain data crosses between them (``orchestrator/evaluators/harness``).
 """
 
 from __future__ import annotations
@@ -37,17 +39,49 @@ class Score(BaseModel):
     detail: str = Field(default="", description="Why: the failing assertion, the wrong answer, ...")
 
 
-class GradeResult(BaseModel):
-    exit_code: int
-    output: str
-    timed_out: bool = False
+class Verdict(BaseModel):
+    """What the checker decided about one solution: tests run, which failed and why."""
+
+    tests_run: int = Field(default=0, ge=0, description="Test methods the checker ran.")
+    failures: list[tuple[str, str]] = Field(
+        default_factory=list, description="(test name, why) of every test that did not pass."
+    )
+    error: str = Field(default="", description="Why no test could run (refused, import failed).")
+    timed_out: bool = Field(default=False, description="The grade ran past its timeout.")
+
+    @property
+    def passed(self) -> bool:
+        """Every test ran and passed, in time."""
+        return self.tests_run > 0 and not self.failures and not self.error and not self.timed_out
+
+    @property
+    def share(self) -> float:
+        """The share of tests that passed (0 when the grade broke or timed out)."""
+        if self.error or self.timed_out or self.tests_run == 0:
+            return 0.0
+        return max(self.tests_run - len(self.failures), 0) / self.tests_run
+
+    def summary(self, limit: int = 1000, noun: str = "tests") -> str:
+        """One line for a score's detail: ``5/6 tests passed; test_3: AssertionError: ...``."""
+        if self.error:
+            return self.error[:limit]
+        if self.timed_out:
+            return "timed out"
+        passed = max(self.tests_run - len(self.failures), 0)
+        why = "; ".join(f"{name}: {reason}" for name, reason in self.failures)
+        return (f"{passed}/{self.tests_run} {noun} passed" + (f"; {why}" if why else ""))[:limit]
 
 
 @runtime_checkable
 class Grader(Protocol):
-    """Runs a grading command in a fresh, isolated place that holds exactly ``files``."""
+    """Grades a solution with an evaluator's tests, out of the solution's reach.
 
-    def run(self, files: Mapping[str, str], command: list[str], timeout: float) -> GradeResult: ...
+    ``tests`` is the source of a unittest module, trusted code of the evaluator. It runs in
+    a checker process; ``import`` of the solution's modules (named by ``files``) gives
+    proxies whose calls run in the solution's own process and return plain data only.
+    The tests and any expected answers never exist where the solution could read them."""
+
+    def check(self, files: Mapping[str, str], tests: str, *, timeout: float) -> Verdict: ...
 
 
 @runtime_checkable

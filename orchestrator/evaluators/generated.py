@@ -1,39 +1,37 @@
 """Tasks generated locally, scored on the host from the agent's ``answer.txt``.
 
-- ``game24``: every solvable set of four numbers from 1 to 13; the answer is an
-  arithmetic expression that uses each number exactly once and equals 24 (within 1e-6).
-- ``word-sorting``: sort a list of words alphabetically; exact match after normalising.
-- ``multistep-arithmetic``: evaluate a nested integer expression; exact match.
+- ``game24``: every solvable hand of ``numbers`` numbers from 1 to ``max_number`` (default:
+  four from 1 to 13, 1362 hands); the answer is an arithmetic expression that uses each
+  number exactly once and equals 24 exactly.
+- ``word-sorting``: sort a list of ``min_words``..``max_words`` made-up words; exact match
+  after normalising case, commas and spaces.
+- ``multistep-arithmetic``: evaluate a nested integer expression ``depth`` levels deep;
+  exact match.
 
-Answers are plain text, so scoring needs no sandbox: expressions are parsed with ``ast``
-and only numbers, + - * / and parentheses are accepted.
+The size options are difficulty levels: smaller hands, fewer words or shallower
+expressions give a small model a seed that solves some tasks, so selection has a gradient.
+Defaults are the standard tasks. Answers are untrusted plain text read on the host, so
+reading and parsing are bounded (see :mod:`.answers`).
 """
 
 from __future__ import annotations
 
-import ast
 import itertools
 import random
 from collections import Counter
 from collections.abc import Mapping
-from fractions import Fraction
 from functools import cache
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .answers import ANSWER, WrongAnswer, clip, constants, evaluate, parse_expression, read_answer
 from .base import Grader, Score, Split, Task, split_of
 
-ANSWER = "answer.txt"
 _ANSWER_NOTE = f"\nWrite only the final answer to the file {ANSWER} in the work directory."
 
 
-def _answer(outputs: Mapping[str, str]) -> str | None:
-    text = outputs.get(ANSWER)
-    return None if text is None else text.strip()
-
-
-def _missing() -> Score:
-    return Score(score=0.0, passed=False, detail=f"{ANSWER} is missing")
+def _wrong(detail: str) -> Score:
+    return Score(score=0.0, passed=False, detail=clip(detail, 400))
 
 
 # -- Game of 24 -------------------------------------------------------------------------
@@ -41,8 +39,8 @@ def _missing() -> Score:
 def _reaches_24(numbers: tuple[float, ...]) -> bool:
     """Whether the numbers (a sorted tuple) make 24 with + - * /, each used exactly once.
 
-    Floats with a tolerance: for four numbers up to 13 no rounding error comes near it,
-    and the search is ten times faster than with fractions."""
+    Floats with a tolerance: for hands this small no rounding error comes near it, and
+    the search is ten times faster than with fractions."""
     if len(numbers) == 1:
         return abs(numbers[0] - 24) < 1e-6
     for i, j in itertools.combinations(range(len(numbers)), 2):
@@ -57,76 +55,54 @@ def _reaches_24(numbers: tuple[float, ...]) -> bool:
 
 
 @cache
-def solvable_24() -> list[tuple[int, ...]]:
-    """Every multiset of four numbers in 1..13 that can make 24 (sorted, ascending)."""
-    hands = itertools.combinations_with_replacement(range(1, 14), 4)
+def solvable_24(numbers: int = 4, max_number: int = 13) -> list[tuple[int, ...]]:
+    """Every multiset of ``numbers`` numbers in 1..``max_number`` that can make 24 (sorted)."""
+    hands = itertools.combinations_with_replacement(range(1, max_number + 1), numbers)
     return [hand for hand in hands if _reaches_24(tuple(map(float, hand)))]
 
 
-def _evaluate(node: ast.AST, unary: bool = False) -> Fraction:
-    """The exact value of an arithmetic expression; ``unary`` allows a leading minus sign."""
-    if isinstance(node, ast.Expression):
-        return _evaluate(node.body, unary)
-    if (
-        isinstance(node, ast.Constant)
-        and isinstance(node.value, int)
-        and not isinstance(node.value, bool)
-    ):
-        return Fraction(node.value)
-    if unary and isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        value = _evaluate(node.operand, unary)
-        return -value if isinstance(node.op, ast.USub) else value
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub | ast.Mult | ast.Div):
-        left, right = _evaluate(node.left, unary), _evaluate(node.right, unary)
-        if isinstance(node.op, ast.Add):
-            return left + right
-        if isinstance(node.op, ast.Sub):
-            return left - right
-        if isinstance(node.op, ast.Mult):
-            return left * right
-        if right == 0:
-            raise ValueError("division by zero")
-        return left / right
-    raise ValueError(
-        f"only numbers, + - * / and parentheses are allowed, not {type(node).__name__}"
-    )
-
-
 def check_24(expression: str, numbers: tuple[int, ...]) -> Score:
+    """Score an expression for a hand: each number once, + - * / and parentheses, exactly 24.
+
+    The numbers are checked before the expression is evaluated, so the exact arithmetic
+    only ever sees the hand's few small numbers."""
     expression = expression.replace("×", "*").replace("÷", "/").split("=")[0].strip()
     try:
-        tree = ast.parse(expression, mode="eval")
-        value = _evaluate(tree)
-    except (SyntaxError, ValueError) as exc:
-        return Score(score=0.0, passed=False, detail=f"not a valid expression: {exc}")
-    used = Counter(
-        n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, int)
-    )
-    if used != Counter(numbers):
-        return Score(
-            score=0.0, passed=False, detail=f"uses {sorted(used.elements())}, not {list(numbers)}"
-        )
-    if abs(float(value) - 24) > 1e-6:
-        return Score(score=0.0, passed=False, detail=f"equals {float(value):g}, not 24")
+        tree = parse_expression(expression)
+        used = constants(tree)
+        if Counter(used) != Counter(numbers):
+            return _wrong(f"uses {clip(str(sorted(used)), 80)}, not {list(numbers)}")
+        value = evaluate(tree)
+    except WrongAnswer as exc:
+        return _wrong(f"not a valid expression: {exc}")
+    if value != 24:
+        return _wrong(f"equals {float(value):g}, not 24")
     return Score(score=1.0, passed=True)
 
 
 class Game24:
-    """Every solvable hand of four numbers from 1 to 13 (1362), split half/half by id."""
+    """Every solvable hand of ``numbers`` numbers from 1 to ``max_number``, split by id."""
 
     name = "game24"
 
     class Config(BaseModel):
-        """``game24`` has no options: its tasks are every solvable hand."""
+        """Hand size and range (difficulty); the defaults are the standard Game of 24."""
 
         model_config = ConfigDict(extra="forbid")
 
-    def __init__(self, config: Config | None = None) -> None:
-        self.config = config if config is not None else self.Config()
+        numbers: int = Field(
+            default=4, ge=2, le=4, description="Numbers in a hand (2 or 3 are easier levels)."
+        )
+        max_number: int = Field(
+            default=13, ge=1, le=24, description="Largest number in a hand (1..max_number)."
+        )
+
+    def __init__(self, config: Config | None = None, **options: int) -> None:
+        self.config = config if config is not None else self.Config.model_validate(options)
 
     def tasks(self, split: Split) -> list[Task]:
         tasks = []
-        for numbers in solvable_24():
+        for numbers in solvable_24(self.config.numbers, self.config.max_number):
             task_id = "24-" + "-".join(map(str, numbers))
             if split_of(task_id) == split:
                 statement = f"Use the numbers {' '.join(map(str, numbers))} each exactly once with + - * / and parentheses to make 24."
@@ -134,9 +110,10 @@ class Game24:
         return tasks
 
     def score(self, task: Task, outputs: Mapping[str, str], grader: Grader) -> Score:
-        answer = _answer(outputs)
-        if answer is None:
-            return _missing()
+        try:
+            answer = read_answer(outputs)
+        except WrongAnswer as exc:
+            return _wrong(str(exc))
         return check_24(answer, tuple(int(n) for n in task.id.split("-")[1:]))
 
 
@@ -144,25 +121,23 @@ class Game24:
 _SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "sa", "te", "vo", "zu", "pi", "da", "fe", "go", "hu", "ji", "ba"]  # fmt: skip
 
 
+class _SeededConfig(BaseModel):
+    """Options every seeded text evaluator has."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n: int = Field(default=100, ge=1, le=100_000, description="Tasks generated, over both splits.")
+    seed: int = Field(default=0, description="Seed of the generator: another seed, other tasks.")
+
+
 class _Seeded:
     """Tasks generated from ``seed``; the expected answer is recomputed from the task id."""
 
     name = ""
     prefix = ""
+    Config: type[_SeededConfig] = _SeededConfig
 
-    class Config(BaseModel):
-        """Options of a seeded text evaluator."""
-
-        model_config = ConfigDict(extra="forbid")
-
-        n: int = Field(
-            default=100, ge=1, le=100_000, description="Tasks generated, over both splits."
-        )
-        seed: int = Field(
-            default=0, description="Seed of the generator: another seed, other tasks."
-        )
-
-    def __init__(self, config: Config | None = None, **options: int) -> None:
+    def __init__(self, config: _SeededConfig | None = None, **options: int) -> None:
         self.config = config if config is not None else self.Config.model_validate(options)
         self.n, self.seed = self.config.n, self.config.seed
 
@@ -180,14 +155,15 @@ class _Seeded:
         return tasks
 
     def score(self, task: Task, outputs: Mapping[str, str], grader: Grader) -> Score:
-        answer = _answer(outputs)
-        if answer is None:
-            return _missing()
+        try:
+            answer = read_answer(outputs)
+        except WrongAnswer as exc:
+            return _wrong(str(exc))
         expected = self.expected(self._rng(int(task.id.rsplit("-", 1)[1])))
         got = " ".join(answer.lower().replace(",", " ").split())
         if got == expected:
             return Score(score=1.0, passed=True)
-        return Score(score=0.0, passed=False, detail=f"expected {expected!r}, got {got[:200]!r}")
+        return _wrong(f"expected {expected!r}, got {clip(got)!r}")
 
     def statement(self, rng: random.Random) -> str:
         raise NotImplementedError
@@ -199,10 +175,26 @@ class _Seeded:
 class WordSorting(_Seeded):
     name, prefix = "word-sorting", "words"
 
+    class Config(_SeededConfig):
+        """Options of ``word-sorting``; the word counts and lengths are its difficulty."""
+
+        min_words: int = Field(default=5, ge=1, le=50, description="Fewest words in a task.")
+        max_words: int = Field(default=12, ge=1, le=50, description="Most words in a task.")
+        max_syllables: int = Field(
+            default=3, ge=1, le=6, description="Syllables of the longest word (1..max)."
+        )
+
+        @model_validator(mode="after")
+        def _range(self) -> WordSorting.Config:
+            if self.min_words > self.max_words:
+                raise ValueError(f"min_words {self.min_words} > max_words {self.max_words}")
+            return self
+
     def _words(self, rng: random.Random) -> list[str]:
-        return [
-            "".join(rng.choices(_SYLLABLES, k=rng.randint(1, 3))) for _ in range(rng.randint(5, 12))
-        ]
+        c = self.config
+        assert isinstance(c, WordSorting.Config)
+        count = rng.randint(c.min_words, c.max_words)
+        return ["".join(rng.choices(_SYLLABLES, k=rng.randint(1, c.max_syllables))) for _ in range(count)]  # fmt: skip
 
     def statement(self, rng: random.Random) -> str:
         return "Sort these words alphabetically, separated by single spaces: " + " ".join(
@@ -216,9 +208,22 @@ class WordSorting(_Seeded):
 class MultistepArithmetic(_Seeded):
     name, prefix = "multistep-arithmetic", "arith"
 
-    def _expression(self, rng: random.Random, depth: int = 2) -> str:
+    class Config(_SeededConfig):
+        """Options of ``multistep-arithmetic``; depth and number range are its difficulty."""
+
+        depth: int = Field(
+            default=2, ge=1, le=4, description="Nesting depth: 1 is `a op b`, 2 has 4 numbers."
+        )
+        max_number: int = Field(
+            default=9, ge=1, le=99, description="Numbers are drawn from -max_number..max_number."
+        )
+
+    def _expression(self, rng: random.Random, depth: int | None = None) -> str:
+        c = self.config
+        assert isinstance(c, MultistepArithmetic.Config)
+        depth = c.depth if depth is None else depth
         if depth == 0:
-            return str(rng.randint(-9, 9))
+            return str(rng.randint(-c.max_number, c.max_number))
         op = rng.choice("+-*")
         return f"({self._expression(rng, depth - 1)} {op} {self._expression(rng, depth - 1)})"
 
@@ -226,4 +231,4 @@ class MultistepArithmetic(_Seeded):
         return f"Compute {self._expression(rng)[1:-1]}. Answer with the integer only."
 
     def expected(self, rng: random.Random) -> str:
-        return str(_evaluate(ast.parse(self._expression(rng), mode="eval"), unary=True))
+        return str(evaluate(parse_expression(self._expression(rng), unary=True), unary=True))

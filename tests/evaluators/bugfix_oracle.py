@@ -29,12 +29,14 @@ def _edits() -> dict[str, list[tuple[str, str, str]]]:
 
 
 def reply(messages: list[dict[str, Any]]) -> str:
-    first_user = str(messages[1].get("content", ""))
-    statement = first_user.removeprefix("Task:\n").rsplit("\n\nWork directory:", 1)[0]
+    # The real task is the message naming the work directory (worked examples come before it).
+    at = max(i for i, m in enumerate(messages) if "\n\nWork directory:" in str(m.get("content")))
+    task = str(messages[at].get("content", "")).rsplit("Task:\n", 1)[-1]
+    statement = task.rsplit("\n\nWork directory:", 1)[0]
     edits = _edits().get(statement)
     if edits is None:
         return "<finish>this is not a repo-bugfix task</finish>"
-    done = sum(m.get("role") == "assistant" for m in messages)
+    done = sum(m.get("role") == "assistant" for m in messages[at:])
     if done < len(edits):
         path, old, new = edits[done]
         return f'<replace path="{path}"><old>{old}</old><new>{new}</new></replace>'

@@ -92,8 +92,10 @@ def test_eval_scores_an_agent_folder_in_sandboxes(tmp_path):
     seed = clade("eval", str(agent), *model, cwd=tmp_path)
     assert seed.returncode == 0, seed.stderr
     assert json.loads(seed.stdout)["passed"] == 0  # the scripted model tells the seed to give up
-    loop = agent / "coder" / "loop.py"
-    loop.write_text(loop.read_text().replace("You are a careful", "ALWAYS SORT. You are a careful"))
+    system = agent / "coder" / "prompts" / "system.md"
+    system.write_text(
+        system.read_text().replace("You are a careful", "ALWAYS SORT. You are a careful")
+    )
     taught = json.loads(clade("eval", str(agent), *model, cwd=tmp_path).stdout)
     assert (taught["passed"], taught["total"]) == (2, 2)
     missing = clade("eval", str(tmp_path), *model, cwd=tmp_path)

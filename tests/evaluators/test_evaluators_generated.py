@@ -34,7 +34,7 @@ def test_game24_has_every_solvable_puzzle_and_only_those():
         ("(8 + 8) * 3 / 3", False, "equals 16"),
         ("__import__('os')", False, "not a valid expression"),
         ("-3 + 3 + 8 * 3 + 8 - 8", False, "not a valid expression"),
-        ("8 / (3 - 3) + 8 + 8", False, "division by zero"),
+        ("(8 + 8) / (3 - 3)", False, "division by zero"),
     ],
 )
 def test_game24_checks_functionally(answer, passed, detail):
@@ -69,3 +69,31 @@ def test_multistep_arithmetic_answers_match_python():
         assert arith.score(task, {"answer.txt": str(eval(expression))}, NO_GRADER).passed
         assert not arith.score(task, {"answer.txt": str(eval(expression) + 1)}, NO_GRADER).passed
     assert not arith.score(arith.tasks("dev")[0], {}, NO_GRADER).passed
+
+
+def test_difficulty_levels_change_the_tasks_and_keep_the_defaults():
+    from clade.archive.errors import ConfigError
+    from clade.orchestrator.evaluators.registry import load_evaluator
+
+    # Smaller hands: 111 solvable triples from 1..13, 5 pairs (3 8, 4 6, 2 12, 11 13, 12 12).
+    assert len(solvable_24(3, 13)) == 111 and len(solvable_24(2, 13)) == 5
+    easy = load_evaluator("game24", numbers=3)
+    assert len(easy.tasks("dev")) + len(easy.tasks("test")) == 111
+    assert all(len(t.id.split("-")) == 4 for t in easy.tasks("dev"))
+    # Fewer, shorter words; shallower expressions.
+    words = load_evaluator("word-sorting", n=30, min_words=3, max_words=3, max_syllables=1)
+    for task in words.tasks("dev"):
+        listed = task.statement.split(": ", 1)[1].split("\n")[0].split()
+        assert len(listed) == 3 and all(len(w) == 2 for w in listed)
+    shallow = load_evaluator("multistep-arithmetic", depth=1)
+    assert all(
+        re.fullmatch(r"Compute -?\d+ [-+*] -?\d+\. Answer.*", t.statement.split("\n")[0])
+        for t in shallow.tasks("dev")
+    )
+    # The defaults are the standard tasks: same ids, same statements as a default instance.
+    assert load_evaluator("word-sorting").tasks("dev") == WordSorting().tasks("dev")
+    assert WordSorting().config.min_words == 5 and WordSorting().config.max_words == 12
+    with pytest.raises(ConfigError, match="min_words"):
+        load_evaluator("word-sorting", min_words=6, max_words=5)
+    with pytest.raises(ConfigError):
+        load_evaluator("game24", numbers=5)

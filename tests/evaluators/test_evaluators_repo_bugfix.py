@@ -78,7 +78,7 @@ def test_visible_tests_fail_on_the_bug_and_pass_with_the_fix(tmp_path):
 def grader():
     """One fresh grading sandbox (no model socket), as `clade eval` and runs use."""
     from clade.orchestrator.config import settings
-    from clade.orchestrator.evaluators.runner import SandboxGrader
+    from clade.orchestrator.evaluators.harness import SandboxGrader
     from clade.sandbox import DockerSandbox, SandboxConfig
     from clade.sandbox.images import build_agent_image
 
@@ -109,11 +109,11 @@ def test_broken_or_cheating_work_fails_in_the_sandbox(grader):
     module = next(p for p in task.files if p.endswith("clock.py"))
     fixed = bench.reference_outputs(task)
     cases = {
-        "syntax error": ({**fixed, module: "def broken(:\n"}, "importing the package failed"),
-        "deleted module": ({p: t for p, t in fixed.items() if p != module}, "importing the package failed"),
-        "exit at import": ({**fixed, module: "import sys\nsys.exit(0)\n"}, "importing the package failed"),
+        "syntax error": ({**fixed, module: "def broken(:\n"}, "could not load the solution: SyntaxError"),
+        "deleted module": ({p: t for p, t in fixed.items() if p != module}, "could not load the solution"),
+        "exit at import": ({**fixed, module: "import sys\nsys.exit(0)\n"}, "could not load the solution"),
         "fake verdict, then leave": (
-            {**fixed, module: f"print({FAKE!r})\nimport os\nos._exit(0)\n"}, "importing the package failed"
+            {**fixed, module: f"print({FAKE!r})\nimport os\nos._exit(0)\n"}, "could not load the solution"
         ),
         "fake verdict at exit": (
             {module: task.files[module] + f"import atexit\natexit.register(print, {FAKE!r})\n"}, "2/6 hidden"

@@ -40,9 +40,10 @@ class Echo:
         answer = outputs.get("answer.txt")
         if answer is None:
             return Score(score=0.0, passed=False, detail="answer.txt is missing")
-        if task.id == "graded":  # executes the answer in the grading sandbox
-            result = grader.run({"a.txt": answer}, ["python3", "-c", "print(eval(open('a.txt').read()))"], 10)  # fmt: skip
-            return Score(score=1.0, passed=result.output.strip() == "42", detail=result.output)
+        if task.id == "graded":  # executes the answer through the grading harness
+            tests = "import unittest\nfrom a import VALUE\n\n\nclass T(unittest.TestCase):\n    def test(self):\n        self.assertEqual(VALUE, 42)\n"  # fmt: skip
+            verdict = grader.check({"a.py": f"VALUE = {answer}\n"}, tests, timeout=10)
+            return Score(score=verdict.share, passed=verdict.passed, detail=verdict.summary())
         return Score(score=1.0, passed=answer == task.statement.split()[-1])
 
 
