@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
         UnknownModel,
     )
     from clade.orchestrator.models.gateway import Gateway
+    from clade.orchestrator.models.gateway_request import GatewayLimits
     from clade.orchestrator.models.layer import ModelLayer
     from clade.orchestrator.models.metering import (
         Budget,
@@ -62,6 +63,7 @@ _EXPORTS = {
         "UnknownModel",
     ),
     "gateway": ("Gateway",),
+    "gateway_request": ("GatewayLimits",),
     "layer": ("ModelLayer",),
     "metering": (
         "Budget",
@@ -95,6 +97,7 @@ __all__ = [
     "CallRecord",
     "ChatResult",
     "Gateway",
+    "GatewayLimits",
     "JsonlSink",
     "MemorySink",
     "ModelCallFailed",

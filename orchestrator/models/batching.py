@@ -1,10 +1,12 @@
 """A background worker that gathers requests arriving together and runs them as batches.
 
-Callers :meth:`BatchWorker.submit` an item and get a ``Future``. One worker thread takes
-the first waiting item, keeps collecting for ``window_s`` (or until ``max_batch``), splits
+Callers :meth:`BatchWorker.submit` an item with a priority and get an :class:`EngineFuture`.
+One worker thread takes the waiting item of highest priority (first come, first served
+within a priority), keeps collecting for ``window_s`` (or until ``max_batch``), splits
 what it has into groups that can share a batch (same ``key``), and hands each group to
 ``run_group``, which must resolve every item's future. Items still queued when a batch
-ends join the next one.
+ends join the next one, higher priorities first; a cancelled item is dropped unseen, and
+``run_group`` stops a cancelled row at its next token.
 
 Streams fall out of step when one request misses a batch: it then runs alone while the
 others run together, and the split repeats forever. So after a batch the worker expects
@@ -14,16 +16,19 @@ the callers it just answered to come back before it starts the next batch.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Hashable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
+
+from clade.orchestrator.models.scheduling import EngineFuture
 
 T = TypeVar("T")
+_CLOSE = float("-inf")  # the close marker's priority key: seen before any waiting item
 
 
 @dataclass
@@ -31,7 +36,7 @@ class Job(Generic[T]):
     """One queued item and the future its caller waits on."""
 
     item: T
-    future: Future[Any] = field(default_factory=Future)
+    future: EngineFuture = field(default_factory=EngineFuture)
 
 
 class BatchWorker(Generic[T]):
@@ -55,17 +60,27 @@ class BatchWorker(Generic[T]):
         self._expected = 0  # requests served by the last batch plus those queued behind it
         self._stats_lock = threading.Lock()
         self._sizes: Counter[int] = Counter()
-        self._queue: queue.Queue[Job[T] | None] = queue.Queue()
+        self._queue: queue.PriorityQueue[tuple[float, int, Job[T] | None]] = queue.PriorityQueue()
+        self._seq = itertools.count()
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, item: T) -> Future[Any]:
+    def submit(self, item: T, priority: int = 0) -> EngineFuture:
         if self._closed.is_set():
             raise RuntimeError("batch worker is closed")
-        job: Job[T] = Job(item)
-        self._queue.put(job)
+        job: Job[T] = Job(item, EngineFuture(priority))
+        self._queue.put((-priority, next(self._seq), job))
         return job.future
+
+    def _get(self, timeout: float | None = None) -> Job[T] | None:
+        """The next waiting job (None: closed); ``timeout`` 0 does not wait."""
+        if timeout == 0:
+            return self._queue.get_nowait()[2]
+        return self._queue.get(timeout=timeout)[2]
+
+    def _put_close(self) -> None:
+        self._queue.put((_CLOSE, next(self._seq), None))
 
     def batch_sizes(self) -> dict[int, int]:
         """How many batches of each size ran so far."""
@@ -75,7 +90,7 @@ class BatchWorker(Generic[T]):
     def close(self) -> None:
         if not self._closed.is_set():
             self._closed.set()
-            self._queue.put(None)
+            self._put_close()
             self._thread.join(timeout=60)
 
     def _collect(self, first: Job[T]) -> list[Job[T]]:
@@ -86,24 +101,24 @@ class BatchWorker(Generic[T]):
             if len(jobs) == expected:  # everyone is back: only a short window for newcomers
                 deadline = min(deadline, time.monotonic() + self.window_s)
             try:  # take what is already queued without waiting
-                job = self._queue.get_nowait()
+                job = self._get(0)
             except queue.Empty:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 try:
-                    job = self._queue.get(timeout=remaining)
+                    job = self._get(remaining)
                 except queue.Empty:
                     break
             if job is None:
-                self._queue.put(None)  # let the loop see the close after this batch
+                self._put_close()  # let the loop see the close after this batch
                 break
             jobs.append(job)
         return jobs
 
     def _loop(self) -> None:
         while True:
-            first = self._queue.get()
+            first = self._get()
             if first is None:
                 break
             groups: dict[Hashable, list[Job[T]]] = {}
@@ -113,6 +128,8 @@ class BatchWorker(Generic[T]):
                     continue
                 groups.setdefault(self._key(job.item), []).append(job)
             for jobs in groups.values():
+                for job in jobs:
+                    job.future.admit()
                 with self._stats_lock:
                     self._sizes[len(jobs)] += 1
                 try:
@@ -124,7 +141,7 @@ class BatchWorker(Generic[T]):
             self._expected = len(collected) + self._queue.qsize()
         while True:  # fail what was queued after the close
             try:
-                left = self._queue.get_nowait()
+                left = self._get(0)
             except queue.Empty:
                 break
             if left is not None and not left.future.done():

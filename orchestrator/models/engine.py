@@ -9,6 +9,7 @@ answered.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
@@ -42,13 +43,33 @@ class Generation(BaseModel):
 
 @runtime_checkable
 class LocalEngine(Protocol):
-    """A model loaded in this process. ``generate`` is thread-safe; an engine may batch
-    calls that arrive together."""
+    """A model loaded in this process. ``submit`` and ``generate`` are thread-safe; an
+    engine may batch calls that arrive together.
+
+    ``submit`` returns a future (an :class:`~clade.orchestrator.models.scheduling.EngineFuture`)
+    whose ``cancel()`` stops the generation at the next token, and which is marked admitted
+    when the request gets a slot; waiting requests are served highest ``priority`` first.
+    ``count_tokens`` counts a chat's prompt tokens with the engine's tokenizer (None when it
+    cannot say), ``speed`` is its running speed estimate (a
+    :class:`~clade.orchestrator.models.speed.SpeedMeter`) and ``stats`` its counters.
+    """
 
     name: str
+    speed: Any
+    stats: Any
+
+    def submit(
+        self, messages: Sequence[Mapping[str, Any]], params: SamplingParams, priority: int = 0
+    ) -> Future[Generation]: ...
 
     def generate(
-        self, messages: Sequence[Mapping[str, Any]], params: SamplingParams
+        self, messages: Sequence[Mapping[str, Any]], params: SamplingParams, priority: int = 0
     ) -> Generation: ...
 
-    def close(self) -> None: ...
+    def count_tokens(self, messages: Sequence[Mapping[str, Any]]) -> int | None: ...
+
+    @property
+    def abandoned_tokens(self) -> int: ...
+
+    def close(self, wait_s: float = 0.0) -> None:
+        """Free the model; with ``wait_s``, cancel what runs and wait that long for it."""

@@ -29,17 +29,28 @@ class ScriptError(ModelError):
 
 
 class BudgetExceeded(ModelError):
-    """A run's (or a candidate's) token or dollar budget is spent: no new call is made."""
+    """A run's (or a candidate's) token or dollar budget cannot pay for a call: no call is
+    made. ``used`` counts what calls in flight hold; ``needed`` is what this call needed at
+    least (its prompt and one token), when that is what did not fit."""
 
-    def __init__(self, scope: str, limit: str, used: float, allowed: float) -> None:
+    def __init__(
+        self, scope: str, limit: str, used: float, allowed: float, needed: float | None = None
+    ) -> None:
+        left = max(0.0, allowed - used)
+        detail = (
+            f"{limit} used {used:g} of {allowed:g}"
+            if needed is None
+            else f"the call needs at least {needed:g} {limit}, {left:g} of {allowed:g} are left"
+        )
         super().__init__(
-            f"budget of {scope} exceeded: {limit} used {used:g} of {allowed:g}",
+            f"budget of {scope} exceeded: {detail}",
             hint="raise the budget in the run config or start a new run",
         )
         self.scope = scope
         self.limit = limit
         self.used = used
         self.allowed = allowed
+        self.needed = needed
 
 
 class ModelCallFailed(ModelError):

@@ -1,11 +1,17 @@
 """The model layer: every part of Clade calls models through :class:`ModelLayer`.
 
 ``layer.complete(messages, role="judge")`` picks the role's model and sampling parameters
-from the run config, checks budgets, answers from the replay cache or calls
+from the run config, reserves the call's budgets (prompt plus ``max_tokens``, clipping
+``max_tokens`` to what is left), answers from the replay cache or calls
 ``litellm.completion`` (local models included, through the custom providers), retries
-transient faults with exponential backoff, and records one :class:`CallRecord`. litellm's
-own retries are off (``num_retries=0``): its backoff cannot be configured and it resets a
-process-wide setting while retrying.
+transient faults with exponential backoff, and records one :class:`CallRecord`, which
+settles the budgets with the real usage. litellm's own retries are off
+(``num_retries=0``): its backoff cannot be configured and it resets a process-wide setting
+while retrying. A cancelled call (its task cancelled, an interrupt) stops the local
+generation at the next token and is recorded with the error ``cancelled: ...``.
+
+``priority`` orders waiting requests in local engines; :meth:`ModelLayer.tokens_per_s` is a
+local engine's measured speed, which local timeouts follow (:mod:`speed`).
 """
 
 from __future__ import annotations
@@ -18,13 +24,8 @@ from typing import Any
 
 from clade.archive.errors import ConfigError
 from clade.orchestrator.models.cache import ResponseCache, request_hash
-from clade.orchestrator.models.calls import (
-    ChatResult,
-    PreparedCall,
-    backoff,
-    classify,
-    normalise_messages,
-)
+from clade.orchestrator.models.calls import ChatResult, PreparedCall, normalise_messages
+from clade.orchestrator.models.faults import backoff, classify
 from clade.orchestrator.models.metering import Budget, BudgetTracker, Sink
 from clade.orchestrator.models.provider import litellm_module
 from clade.orchestrator.models.routing import resolve_model
@@ -56,6 +57,7 @@ class ModelLayer:
         )
         self._lock = threading.Lock()
         self._budgets: dict[str, BudgetTracker] = {}
+        self._abandoned = 0
         if budget is not None:
             self.set_budget(run_id or "", budget)
 
@@ -82,6 +84,52 @@ class ModelLayer:
 
         return local_engine(model or self.config.for_role(role).model) is not None
 
+    def tokens_per_s(self, role: str, model: str | None = None) -> float | None:
+        """The measured generation speed (tokens/s of one request, under the current load)
+        of the local engine serving ``role`` (or ``model``); None for API and scripted
+        models and until the engine has finished a request. Timeouts of local calls follow
+        it (see :mod:`speed`); agent limits can be sized from it too."""
+        engine = self._engine(role, model)
+        speed = getattr(engine, "speed", None)
+        return speed.tokens_per_s if speed is not None else None
+
+    def decodes_with_grammar(self, role: str, model: str | None = None) -> bool:
+        """Whether ``role``'s model decodes under a ``response_format`` JSON-schema grammar,
+        so every reply parses (llama.cpp; a scripted model registered with ``grammar=True``).
+        API models and transformers only read the format from the prompt."""
+        name = model or self.config.for_role(role).model
+        provider, _, rest = resolve_model(name).partition("/")
+        if provider == "scripted":
+            from clade.orchestrator.models.scripted import script_grammar
+
+            return script_grammar(rest)
+        return provider == "llamacpp"
+
+    @property
+    def abandoned_tokens(self) -> int:
+        """Tokens generated for callers that had gone: counted by the loaded local engines
+        (tokens after a cancellation reached them) plus the completions of calls that
+        finished after their gateway caller had left (:meth:`note_abandoned`)."""
+        from clade.orchestrator.models.routing import abandoned_tokens
+
+        with self._lock:
+            late = self._abandoned
+        return abandoned_tokens() + late
+
+    def note_abandoned(self, tokens: int) -> None:
+        """Count ``tokens`` generated for a caller that had gone (the gateway calls this)."""
+        with self._lock:
+            self._abandoned += tokens
+
+    def _engine(self, role: str, model: str | None) -> Any:
+        from clade.orchestrator.models.routing import LOCAL_PROVIDERS, find_engine
+
+        spec = self.config.for_role(role)
+        provider, _, path = resolve_model(model or spec.model).partition("/")
+        if provider not in LOCAL_PROVIDERS:
+            return None
+        return find_engine(provider, path, spec.engine_options)
+
     def prepare(
         self,
         messages: Sequence[Mapping[str, Any]],
@@ -91,9 +139,14 @@ class ModelLayer:
         run_id: str | None = None,
         candidate_id: str | None = None,
         budget: BudgetTracker | None = None,
+        priority: int = 0,
         **overrides: Any,
     ) -> PreparedCall:
-        """Resolve a request (no I/O); raises ConfigError for unknown parameters."""
+        """Resolve a request (no I/O); raises ConfigError for unknown parameters.
+
+        ``priority``: local engines serve waiting requests of higher priority first (the
+        default 0 is evaluation traffic; a run's diagnosis and self-modification pass more).
+        """
         unknown = set(overrides) - SAMPLING_KEYS
         if unknown:
             raise ConfigError(
@@ -121,6 +174,7 @@ class ModelLayer:
             price=price,
             budgets=budgets,
             sink=self.sink,
+            priority=priority,
         )
 
     def _from_cache(self, call: PreparedCall) -> tuple[ChatResult | None, int]:
@@ -151,48 +205,71 @@ class ModelLayer:
             )
         return call.succeeded(body, cost, cached=False)
 
-    def complete(self, messages: Sequence[Mapping[str, Any]], **kwargs: Any) -> ChatResult:
-        """Call the model of ``role`` (keyword arguments as in :meth:`prepare`)."""
+    def _begin(self, messages: Sequence[Mapping[str, Any]], kwargs: dict[str, Any]) -> Any:
+        """Prepare and reserve a call; (call, cached result or None, cache sequence)."""
         call = self.prepare(messages, **kwargs)
-        call.check_budgets()
-        cached, seq = self._from_cache(call)
+        call.reserve()
+        try:
+            cached, seq = self._from_cache(call)
+        except BaseException:  # a replay miss: nothing was generated
+            call.release()
+            raise
+        return call, cached, seq
+
+    def _retry_in(self, call: PreparedCall, exc: Exception, attempt: int) -> float:
+        """Seconds to wait before the next attempt; raises when there is none."""
+        kind, transient = classify(exc)
+        if not transient or attempt > self.config.retry.max_retries:
+            raise call.failed(exc, kind, attempt) from exc
+        return backoff(self.config.retry, attempt)
+
+    def complete(self, messages: Sequence[Mapping[str, Any]], **kwargs: Any) -> ChatResult:
+        """Call the model of ``role``; keyword arguments as in :meth:`prepare` (role, model,
+        run_id, candidate_id, budget, priority, then sampling parameters: temperature, top_p,
+        max_tokens, stop, seed, response_format)."""
+        call, cached, seq = self._begin(messages, kwargs)
         if cached is not None:
             return cached
-        litellm = litellm_module()
-        call.started = time.perf_counter()
-        policy = self.config.retry
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = litellm.completion(**call.litellm_kwargs())
-            except Exception as exc:
-                kind, transient = classify(exc)
-                if not transient or attempt > policy.max_retries:
-                    raise call.failed(exc, kind, attempt) from exc
-                time.sleep(backoff(policy, attempt))
-                continue
-            return self._done(call, response, seq)
+        try:
+            litellm = litellm_module()
+            call.started = time.perf_counter()
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    response = litellm.completion(**call.litellm_kwargs())
+                except Exception as exc:
+                    time.sleep(self._retry_in(call, exc, attempt))
+                    continue
+                return self._done(call, response, seq)
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # an interrupt; the engine stopped already
+                call.cancelled(exc)
+            raise
+        finally:
+            call.release()
 
     async def acomplete(self, messages: Sequence[Mapping[str, Any]], **kwargs: Any) -> ChatResult:
-        """Async :meth:`complete`; local engines batch concurrent calls."""
-        call = self.prepare(messages, **kwargs)
-        call.check_budgets()
-        cached, seq = self._from_cache(call)
+        """Async :meth:`complete`; local engines batch concurrent calls. Cancelling the
+        awaiting task cancels the generation (it stops at the next token)."""
+        call, cached, seq = self._begin(messages, kwargs)
         if cached is not None:
             return cached
-        litellm = await asyncio.to_thread(litellm_module)
-        call.started = time.perf_counter()
-        policy = self.config.retry
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = await litellm.acompletion(**call.litellm_kwargs())
-            except Exception as exc:
-                kind, transient = classify(exc)
-                if not transient or attempt > policy.max_retries:
-                    raise call.failed(exc, kind, attempt) from exc
-                await asyncio.sleep(backoff(policy, attempt))
-                continue
-            return self._done(call, response, seq)
+        try:
+            litellm = await asyncio.to_thread(litellm_module)
+            call.started = time.perf_counter()
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    response = await litellm.acompletion(**call.litellm_kwargs())
+                except Exception as exc:
+                    await asyncio.sleep(self._retry_in(call, exc, attempt))
+                    continue
+                return self._done(call, response, seq)
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # cancelled: the caller went away
+                call.cancelled(exc)
+            raise
+        finally:
+            call.release()

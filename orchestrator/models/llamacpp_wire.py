@@ -8,7 +8,7 @@ it returns True.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from clade.orchestrator.errors import CladeError
@@ -47,22 +47,37 @@ def build_request(messages: Sequence[Mapping[str, Any]], params: SamplingParams)
 
 class StreamCollector:
     """Called by llama.cpp with each chunk of a streamed completion; assembles the
-    :class:`Generation`. Returns True (stop generating) once ``stop`` is set."""
+    :class:`Generation`. Returns True (stop generating) once ``stop`` is set.
 
-    def __init__(self, name: str, stop: threading.Event) -> None:
+    It counts the tokens streamed (one per content chunk), and the *abandoned* ones: tokens
+    that arrive after it asked llama.cpp to stop, for a caller that has gone. The token in
+    flight when the cancellation came is not counted; llama.cpp honouring the stop keeps
+    the count at 0.
+    """
+
+    def __init__(
+        self, name: str, stop: threading.Event, on_token: Callable[[], None] | None = None
+    ) -> None:
         self.name = name
         self.stop = stop
+        self.on_token = on_token
         self.parts: list[str] = []
         self.finish_reason: str | None = None
         self.usage: Mapping[str, Any] | None = None
+        self.timings: Mapping[str, Any] | None = None
         self.error: str | None = None
+        self.tokens = 0
+        self.abandoned = 0
+        self.cancelled = False
 
     def __call__(self, chunk: Mapping[str, Any]) -> bool:
         try:
             self._read(chunk)
         except Exception as exc:  # an exception must not cross into llama.cpp's thread
             self.error = f"unexpected chunk from llama.cpp ({exc!r})"
-        return self.stop.is_set() or self.error is not None
+        if self.stop.is_set():
+            self.cancelled = True
+        return self.cancelled or self.error is not None
 
     def _read(self, chunk: Mapping[str, Any]) -> None:
         error = chunk.get("error")
@@ -72,11 +87,18 @@ class StreamCollector:
         for choice in chunk.get("choices") or ():
             content = (choice.get("delta") or {}).get("content")
             if content:
+                self.tokens += 1
+                if self.on_token is not None:
+                    self.on_token()
+                if self.cancelled:  # asked to stop at an earlier token already
+                    self.abandoned += 1
                 self.parts.append(content)
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
         if chunk.get("usage"):
             self.usage = chunk["usage"]
+        if chunk.get("timings"):
+            self.timings = chunk["timings"]
 
     def generation(self) -> Generation:
         """The finished completion, or :class:`LlamaCppError` with llama.cpp's reason."""

@@ -1,15 +1,22 @@
 """Metering: one :class:`CallRecord` per model call, sinks that keep them, and budgets.
 
 A sink is any ``Callable[[CallRecord], None]``; :class:`ArchiveSink` writes the archive's
-``model_call`` table. A :class:`BudgetTracker` is checked before each call and charged after
-it; when a limit is reached, new calls raise :class:`BudgetExceeded`. Calls already in
-flight finish, so a run may overshoot by at most the calls running at that moment.
+``model_call`` table.
+
+A :class:`BudgetTracker` (a run's or a sandbox's) is *reserved* before each call and
+*settled* after it: :func:`reserve` holds the call's prompt tokens plus its ``max_tokens``
+(and their price) against every budget of the call, clipping ``max_tokens`` to what is
+left, or raises :class:`BudgetExceeded` when not even the prompt and one token fit. The
+settlement replaces the hold with the call's real usage. So concurrent calls cannot
+overspend and one call cannot exceed what is left, as long as the prompt estimate is an
+upper bound (see :mod:`tokens`) and the model honours ``max_tokens``.
 """
 
 from __future__ import annotations
 
+import math
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -124,17 +131,114 @@ class BudgetTracker:
         self._lock = threading.Lock()
         self.tokens = 0
         self.usd = 0.0
+        self.reserved_tokens = 0
+        self.reserved_usd = 0.0
 
     def check(self) -> None:
-        """Raise :class:`BudgetExceeded` when a limit is already reached."""
+        """Raise :class:`BudgetExceeded` when a limit is already reached (holds included)."""
         with self._lock:
             b = self.budget
-            if b.max_tokens is not None and self.tokens >= b.max_tokens:
-                raise BudgetExceeded(self.scope, "tokens", self.tokens, b.max_tokens)
-            if b.max_usd is not None and self.usd >= b.max_usd:
-                raise BudgetExceeded(self.scope, "dollars", self.usd, b.max_usd)
+            held = self.tokens + self.reserved_tokens
+            if b.max_tokens is not None and held >= b.max_tokens:
+                raise BudgetExceeded(self.scope, "tokens", held, b.max_tokens)
+            spent = self.usd + self.reserved_usd
+            if b.max_usd is not None and spent >= b.max_usd:
+                raise BudgetExceeded(self.scope, "dollars", spent, b.max_usd)
 
-    def charge(self, record: CallRecord) -> None:
+    def _grant(self, prompt: int, wanted: int, prices: tuple[float, float] | None) -> int:
+        """The completion tokens that fit beside ``prompt`` (lock held); raises when none."""
+        b = self.budget
+        grant = wanted
+        if b.max_tokens is not None:
+            free = b.max_tokens - self.tokens - self.reserved_tokens
+            if prompt + 1 > free:
+                held = self.tokens + self.reserved_tokens
+                raise BudgetExceeded(self.scope, "tokens", held, b.max_tokens, needed=prompt + 1)
+            grant = min(grant, free - prompt)
+        if b.max_usd is not None:
+            free_usd = b.max_usd - self.usd - self.reserved_usd
+            spent = self.usd + self.reserved_usd
+            if free_usd <= 0:
+                raise BudgetExceeded(self.scope, "dollars", spent, b.max_usd)
+            if prices is not None:
+                prompt_usd, token_usd = prompt * prices[0], prices[1]
+                if prompt_usd + token_usd > free_usd:
+                    raise BudgetExceeded(
+                        self.scope, "dollars", spent, b.max_usd, needed=prompt_usd + token_usd
+                    )
+                if token_usd > 0:
+                    grant = min(grant, math.floor((free_usd - prompt_usd) / token_usd))
+        return grant
+
+    def _hold(self, reservation: Reservation, tokens: int, usd: float) -> None:
         with self._lock:
+            self.reserved_tokens += tokens - reservation.tokens
+            self.reserved_usd += usd - reservation.usd
+            reservation.tokens, reservation.usd = tokens, usd
+
+    def settle(self, reservation: Reservation | None, record: CallRecord) -> None:
+        """Release ``reservation`` (if any) and charge the call's real usage."""
+        with self._lock:
+            if reservation is not None and not reservation.settled:
+                reservation.settled = True
+                self.reserved_tokens -= reservation.tokens
+                self.reserved_usd -= reservation.usd
             self.tokens += record.total_tokens
             self.usd += record.cost_usd
+
+    def charge(self, record: CallRecord) -> None:
+        """Charge a call made without a reservation."""
+        self.settle(None, record)
+
+
+class Reservation:
+    """What one call holds of one budget until it is settled."""
+
+    def __init__(self, tracker: BudgetTracker) -> None:
+        self.tracker = tracker
+        self.tokens = 0
+        self.usd = 0.0
+        self.settled = False
+
+    def settle(self, record: CallRecord) -> None:
+        self.tracker.settle(self, record)
+
+    def release(self) -> None:
+        """Give the hold back without charging anything."""
+        if not self.settled:
+            self.tracker._hold(self, 0, 0.0)
+            self.settled = True
+
+
+def reserve(
+    trackers: Sequence[BudgetTracker],
+    prompt_tokens: int,
+    max_tokens: int,
+    prices: tuple[float, float] | None = None,
+) -> tuple[list[Reservation], int]:
+    """Hold ``prompt_tokens`` plus up to ``max_tokens`` in every tracker, atomically per
+    tracker; returns the holds and the completion tokens granted (``max_tokens`` clipped to
+    what every budget has left). ``prices``: dollars per prompt and per completion token,
+    when known. Raises :class:`BudgetExceeded` (holding nothing) when a budget cannot take
+    the prompt and one token."""
+    holds: list[Reservation] = []
+    grant = max_tokens
+    try:
+        for tracker in trackers:
+            hold = Reservation(tracker)
+            with tracker._lock:
+                grant = tracker._grant(prompt_tokens, grant, prices)
+                tokens = prompt_tokens + grant
+                usd = (prompt_tokens * prices[0] + grant * prices[1]) if prices else 0.0
+                tracker.reserved_tokens += tokens
+                tracker.reserved_usd += usd
+                hold.tokens, hold.usd = tokens, usd
+            holds.append(hold)
+    except BudgetExceeded:
+        for hold in holds:
+            hold.release()
+        raise
+    for hold in holds:  # a later budget may have clipped the grant further
+        usd = (prompt_tokens * prices[0] + grant * prices[1]) if prices else 0.0
+        hold.tracker._hold(hold, prompt_tokens + grant, usd)
+    return holds, grant

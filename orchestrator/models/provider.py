@@ -4,25 +4,35 @@
 ``litellm.custom_provider_map``, so every call, local or remote, goes through
 ``litellm.completion``/``acompletion`` and returns litellm's response and usage objects.
 The handlers honour litellm's ``timeout``: a local generation that overruns is cancelled
-and raises ``litellm.Timeout``. Clade's own errors (bad options, an exhausted script) are
+and raises ``litellm.Timeout``. Clade's options travel as extra keyword arguments, which
+litellm hands to custom providers in ``optional_params``: ``clade_priority`` (higher is
+served sooner), ``clade_wait`` (a timeout counted from admission, see :mod:`waiting`) and
+``engine_options``. Cancelling the caller's task, or an overrun, cancels the engine's
+future, so the generation stops at the next token. Clade's own errors (bad options, an exhausted script) are
 raised as ``litellm.BadRequestError`` carrying the original in ``clade_error``, so the
 layer above does not retry them and can re-raise them as they were.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
+import re
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 from clade.archive.errors import CladeError
 from clade.orchestrator.models.engine import Generation, SamplingParams
-from clade.orchestrator.models.routing import CUSTOM_PROVIDERS, get_engine
-from clade.orchestrator.models.scripted import scripted_reply
+from clade.orchestrator.models.routing import CUSTOM_PROVIDERS, find_engine, get_engine
+from clade.orchestrator.models.scripted import prompt_tokens, scripted_reply
+from clade.orchestrator.models.waiting import (
+    QueueTimeout,
+    WaitPolicy,
+    submit_async,
+    wait_async,
+    wait_sync,
+)
 
 _lock = threading.Lock()
 _litellm: ModuleType | None = None
@@ -79,11 +89,8 @@ class LocalProvider:
                 if self.provider == "scripted":
                     return self._pool.submit(_scripted, model, messages, params)
                 engine = get_engine(self.provider, model, optional.get("engine_options"))
-                submit = getattr(engine, "submit", None)
-                if submit is not None:
-                    fut: Future[Generation] = submit(messages, params)
-                    return fut
-                return self._pool.submit(engine.generate, messages, params)
+                priority = int(optional.get("clade_priority") or 0)
+                return engine.submit(messages, params, priority)
 
             def _error(self, exc: CladeError, model: str) -> Exception:
                 err = litellm.BadRequestError(
@@ -93,14 +100,15 @@ class LocalProvider:
                 return err
 
             def _timeout(
-                self, fut: Future[Generation], model: str, seconds: float | None
+                self, exc: TimeoutError, model: str, optional: dict[str, Any]
             ) -> Exception:
-                fut.cancel()
-                return litellm.Timeout(
-                    message=f"local generation exceeded {seconds} s",
-                    model=model,
-                    llm_provider=self.provider,
-                )
+                if not isinstance(exc, QueueTimeout) and self.provider != "scripted":
+                    # The engine is slower than estimated: a retry gets more time.
+                    engine = find_engine(self.provider, model, optional.get("engine_options"))
+                    if engine is not None:
+                        engine.speed.slow_down()
+                detail = str(exc) or "local generation exceeded its time limit"
+                return litellm.Timeout(message=detail, model=model, llm_provider=self.provider)
 
             def _respond(self, gen: Generation, model: str, response: Any) -> Any:
                 response.model = f"{self.provider}/{model}"
@@ -129,14 +137,14 @@ class LocalProvider:
                 timeout: Any = None,
                 **kwargs: Any,
             ) -> Any:
-                seconds = _seconds(timeout)
+                policy = WaitPolicy.of(_seconds(timeout), optional_params.get("clade_wait"))
                 try:
                     fut = self._submit(model, messages, optional_params)
-                    gen = fut.result(timeout=seconds)
+                    gen = wait_sync(fut, _timed(policy, fut))
                 except CladeError as exc:
                     raise self._error(exc, model) from exc
-                except FutureTimeout:
-                    raise self._timeout(fut, model, seconds) from None
+                except TimeoutError as exc:
+                    raise self._timeout(exc, model, optional_params) from None
                 return self._respond(gen, model, model_response)
 
             async def acompletion(
@@ -155,27 +163,42 @@ class LocalProvider:
                 timeout: Any = None,
                 **kwargs: Any,
             ) -> Any:
-                seconds = _seconds(timeout)
+                policy = WaitPolicy.of(_seconds(timeout), optional_params.get("clade_wait"))
                 try:
-                    fut = await asyncio.to_thread(self._submit, model, messages, optional_params)
-                    gen = await asyncio.wait_for(asyncio.wrap_future(fut), seconds)
+                    fut = await submit_async(
+                        self._pool, self._submit, model, messages, optional_params
+                    )
+                    gen = await wait_async(fut, _timed(policy, fut))
                 except CladeError as exc:
                     raise self._error(exc, model) from exc
-                except TimeoutError:
-                    raise self._timeout(fut, model, seconds) from None
+                except TimeoutError as exc:
+                    raise self._timeout(exc, model, optional_params) from None
                 return self._respond(gen, model, model_response)
 
         return Handler()
 
 
+def _timed(policy: WaitPolicy, fut: Future[Generation]) -> WaitPolicy:
+    """A scripted model's future has no admission: its timeout counts from submission."""
+    return policy if hasattr(fut, "admitted") else WaitPolicy(policy.seconds)
+
+
 def _scripted(name: str, messages: list[Any], params: SamplingParams) -> Generation:
-    text = scripted_reply(name, messages)
+    """A scripted reply: a word is a token; ``stop`` and ``max_tokens`` are honoured."""
+    text = scripted_reply(name, messages, params)
+    finish: Literal["stop", "length"] = "stop"
     for s in params.stop:
         if s in text:
             text = text[: text.index(s)]
-    prompt = sum(len(str(m.get("content", "")).split()) for m in messages)
+    words = text.split()
+    if len(words) > params.max_tokens:
+        cut = [m.end() for m in re.finditer(r"\S+", text)][params.max_tokens - 1]
+        text, words, finish = text[:cut], words[: params.max_tokens], "length"
     return Generation(
-        text=text, prompt_tokens=prompt, completion_tokens=len(text.split()), finish_reason="stop"
+        text=text,
+        prompt_tokens=prompt_tokens(messages),
+        completion_tokens=len(words),
+        finish_reason=finish,
     )
 
 

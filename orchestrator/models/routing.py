@@ -8,6 +8,7 @@ asking for the same model wait for one load.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import json
 import logging
@@ -15,6 +16,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from clade.orchestrator.config import settings
+from clade.orchestrator.errors import SetupError
 from clade.orchestrator.models.embedded import EMBEDDED_ALIAS, gguf_path
 from clade.orchestrator.models.engine import LocalEngine
 from clade.orchestrator.models.errors import UnknownModel
@@ -66,13 +68,38 @@ _engines: dict[str, LocalEngine] = {}
 _key_locks: dict[str, threading.Lock] = {}
 
 
-def _load(provider: str, path: str, options: dict[str, Any]) -> LocalEngine:
-    if provider == "transformers":
-        from clade.orchestrator.models.transformers_engine import load_engine
+TRANSFORMERS_HINT = (
+    "install the transformers backend: pip install torch==2.13.0 'clade-agents[local]' "
+    "(or run `make setup`), or serve GGUF models with llama.cpp: pip install "
+    "'clade-agents[llamacpp]'"
+)
+TRANSFORMERS_NEEDS: tuple[str, ...] = ("torch", "transformers")
 
+
+def _missing(modules: tuple[str, ...]) -> list[str]:
+    return [name for name in modules if importlib.util.find_spec(name) is None]
+
+
+def _load(provider: str, path: str, options: dict[str, Any]) -> LocalEngine:
+    """Load an engine; a missing or broken optional dependency is a :class:`SetupError`
+    with the install hint (never a fault the layer would retry)."""
+    if provider == "transformers":
+        needs = TRANSFORMERS_NEEDS + (("gguf", "accelerate") if path.endswith(".gguf") else ())
+        missing = _missing(needs)
+        if missing:
+            raise SetupError(
+                f"the transformers backend needs {' and '.join(missing)}, not installed",
+                hint=TRANSFORMERS_HINT,
+            )
+        try:
+            from clade.orchestrator.models.transformers_engine import load_engine
+        except ImportError as exc:
+            raise SetupError(
+                f"the transformers backend cannot be imported: {exc}", hint=TRANSFORMERS_HINT
+            ) from None
         return load_engine(path, **options)
     if provider == "llamacpp":
-        from clade.orchestrator.models import llamacpp  # written separately; imported lazily
+        from clade.orchestrator.models import llamacpp  # imported lazily
 
         engine: LocalEngine = llamacpp.load_engine(path, **options)
         return engine
@@ -131,8 +158,23 @@ def get_engine(provider: str, path: str, options: dict[str, Any] | None = None) 
                 )
             engine = _load(provider, path, opts)
             with _lock:
+                if not _engines:  # engines stop their threads before the interpreter ends
+                    atexit.unregister(_close_at_exit)
+                    atexit.register(_close_at_exit)
                 _engines[key] = engine
     return engine
+
+
+def find_engine(provider: str, path: str, options: dict[str, Any] | None = None) -> Any:
+    """The engine :func:`get_engine` would return, if it is loaded already (never loads)."""
+    key = json.dumps([provider, path, dict(options or {})], sort_keys=True, default=str)
+    with _lock:
+        return _engines.get(key)
+
+
+def abandoned_tokens() -> int:
+    """Tokens the loaded engines generated for callers that had gone, since they loaded."""
+    return sum(int(getattr(engine, "abandoned_tokens", 0)) for engine in loaded_engines())
 
 
 def loaded_engines() -> list[LocalEngine]:
@@ -140,10 +182,19 @@ def loaded_engines() -> list[LocalEngine]:
         return list(_engines.values())
 
 
-def close_engines() -> None:
-    """Close and forget every loaded engine (tests, shutdown)."""
+#: At process exit, how long engines get to stop what they were generating.
+EXIT_WAIT_S = 10.0
+
+
+def close_engines(wait_s: float = 0.0) -> None:
+    """Close and forget every loaded engine (tests, shutdown). With ``wait_s``, requests in
+    flight are cancelled and given that long to stop."""
     with _lock:
         engines = list(_engines.values())
         _engines.clear()
     for engine in engines:
-        engine.close()
+        engine.close(wait_s=wait_s)
+
+
+def _close_at_exit() -> None:
+    close_engines(wait_s=EXIT_WAIT_S)

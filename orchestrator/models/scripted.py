@@ -4,6 +4,12 @@
 YAML/JSON file (a list of replies, or a mapping with ``rules``, ``replies``, ``default``);
 or an import path ``package.module:function`` of a callable ``fn(messages) -> str``.
 Replies are returned in order; rules (a regex on the last user message) win over them.
+
+A scripted model counts a word as a token, honours ``max_tokens`` and ``stop``, and keeps
+the sampling parameters of its last calls (:func:`script_calls`), so a test can check what
+reached it. ``register_script(..., grammar=True)`` makes it claim grammar-constrained
+decoding (``GET /v1/models``), for testing a client's JSON-schema path without llama.cpp;
+it does not enforce the schema.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import importlib
 import re
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -44,13 +51,19 @@ class Script(BaseModel):
     )
 
 
+#: Sampling parameters kept per scripted model (the most recent calls).
+KEPT_CALLS = 64
+
+
 class _Player:
     """Plays one script; keeps its position under a lock."""
 
-    def __init__(self, script: Script | ReplyFn) -> None:
+    def __init__(self, script: Script | ReplyFn, grammar: bool = False) -> None:
         self._script = script
         self._lock = threading.Lock()
         self._next = 0
+        self.grammar = grammar
+        self.calls: deque[Any] = deque(maxlen=KEPT_CALLS)
 
     def reply(self, name: str, messages: list[dict[str, Any]]) -> str:
         if callable(self._script):
@@ -78,12 +91,15 @@ _lock = threading.Lock()
 _players: dict[str, _Player] = {}
 
 
-def register_script(name: str, script: Script | Sequence[str] | ReplyFn) -> str:
-    """Make ``scripted/<name>`` answer from ``script``; returns the model name."""
+def register_script(
+    name: str, script: Script | Sequence[str] | ReplyFn, *, grammar: bool = False
+) -> str:
+    """Make ``scripted/<name>`` answer from ``script``; returns the model name. ``grammar``:
+    say in ``GET /v1/models`` that it decodes under a JSON-schema grammar."""
     if isinstance(script, Script) or callable(script):
-        player = _Player(script)
+        player = _Player(script, grammar)
     else:
-        player = _Player(Script(replies=list(script)))
+        player = _Player(Script(replies=list(script)), grammar)
     with _lock:
         _players[name] = player
     return f"scripted/{name}"
@@ -120,10 +136,36 @@ def _load(name: str) -> _Player:
     )
 
 
-def scripted_reply(name: str, messages: Sequence[Mapping[str, Any]]) -> str:
-    """The next reply of scripted model ``name`` to ``messages``."""
+def _player(name: str) -> _Player:
     with _lock:
         player = _players.get(name)
         if player is None:
             player = _players[name] = _load(name)
+    return player
+
+
+def scripted_reply(name: str, messages: Sequence[Mapping[str, Any]], params: Any = None) -> str:
+    """The next reply of scripted model ``name`` to ``messages`` (``params``, the call's
+    sampling parameters, are kept for :func:`script_calls`)."""
+    player = _player(name)
+    if params is not None:
+        player.calls.append(params)
     return player.reply(name, [dict(m) for m in messages])
+
+
+def script_calls(name: str) -> list[Any]:
+    """Sampling parameters (:class:`SamplingParams`) of the last calls to ``scripted/<name>``."""
+    return list(_player(name).calls)
+
+
+def script_grammar(name: str) -> bool:
+    """Whether ``scripted/<name>`` claims grammar-constrained decoding."""
+    try:
+        return _player(name).grammar
+    except ScriptError:
+        return False
+
+
+def prompt_tokens(messages: Sequence[Mapping[str, Any]]) -> int:
+    """A scripted model's prompt tokens: the words of the messages' contents."""
+    return sum(len(str(m.get("content", "")).split()) for m in messages)

@@ -22,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 RoleName = Literal["agent", "diagnose", "conductor", "expert", "judge", "meta_update"]
 ROLES: tuple[RoleName, ...] = ("agent", "diagnose", "conductor", "expert", "judge", "meta_update")
 CacheMode = Literal["off", "record", "replay"]
+#: Per-attempt timeout of an API model whose spec sets no ``timeout_s``.
+API_TIMEOUT_S = 120.0
 
 
 class ModelSpec(BaseModel):
@@ -47,7 +49,14 @@ class ModelSpec(BaseModel):
     seed: int | None = Field(
         default=None, description="Sampling seed, where the provider supports one."
     )
-    timeout_s: float = Field(default=120.0, gt=0.0, description="Per-attempt timeout in seconds.")
+    timeout_s: float | None = Field(
+        default=None,
+        gt=0.0,
+        description="Per-attempt timeout in seconds, counted from the request. Unset: an API "
+        "model gets 120 s; a local engine's timeout follows its measured speed (prompt plus "
+        "max_tokens at the measured tokens/s, times 3, at least 30 s; 120 s until measured), "
+        "counted from the moment the request gets a slot.",
+    )
     engine_options: dict[str, Any] = Field(
         default_factory=dict,
         description="Options of a local engine (transformers: device, dtype, context_length, "

@@ -11,8 +11,8 @@ step of 4 rows costs ~1.4x one row's instead of ~1.7x (see :mod:`cpu_kernels`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Hashable, Mapping, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +20,8 @@ from typing import Any, Literal
 from clade.orchestrator.models.batching import BatchWorker, Job
 from clade.orchestrator.models.engine import Generation, SamplingParams
 from clade.orchestrator.models.errors import ModelError
+from clade.orchestrator.models.scheduling import EngineFuture, EngineStats
+from clade.orchestrator.models.speed import SpeedMeter
 
 _DTYPES = {"float32", "bfloat16", "float16"}
 
@@ -38,7 +40,11 @@ def _group_key(req: _Request) -> Hashable:
 
 
 class TransformersEngine:
-    """A causal LM loaded with transformers; thread-safe, batches concurrent calls."""
+    """A causal LM loaded with transformers; thread-safe, batches concurrent calls.
+
+    No grammar: a ``json_schema`` in the sampling parameters is not enforced (the caller's
+    prompt must ask for the format). ``stats`` and ``speed`` as on the llama.cpp engine.
+    """
 
     def __init__(
         self,
@@ -87,6 +93,8 @@ class TransformersEngine:
         pad = self.tokenizer.pad_token_id
         self.pad_id = int(pad if pad is not None else min(self.eos_ids))
         self._torch = torch
+        self.stats = EngineStats()
+        self.speed = SpeedMeter()
         self._worker: BatchWorker[_Request] = BatchWorker(
             self._run_group,
             _group_key,
@@ -110,12 +118,25 @@ class TransformersEngine:
             return str(p), True
         return path, False  # a hub id: transformers honours HF_HUB_OFFLINE itself
 
-    def encode(self, messages: Sequence[Mapping[str, Any]]) -> list[int]:
-        """Prompt token ids of ``messages`` under the model's chat template."""
+    def _ids(self, messages: Sequence[Mapping[str, Any]]) -> list[int]:
         text = self.tokenizer.apply_chat_template(
             [dict(m) for m in messages], add_generation_prompt=True, tokenize=False
         )
         ids: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return ids
+
+    def count_tokens(self, messages: Sequence[Mapping[str, Any]]) -> int | None:
+        """Prompt tokens of ``messages`` under the model's chat template."""
+        return len(self._ids(messages))
+
+    @property
+    def abandoned_tokens(self) -> int:
+        """Tokens generated for callers that had gone (a cancelled row stops at once: 0)."""
+        return self.stats.abandoned_tokens
+
+    def encode(self, messages: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Prompt token ids of ``messages`` under the model's chat template."""
+        ids = self._ids(messages)
         if len(ids) >= self.context_length:
             raise ModelError(
                 f"prompt of {len(ids)} tokens does not fit the context of {self.context_length}",
@@ -124,16 +145,20 @@ class TransformersEngine:
         return ids
 
     def submit(
-        self, messages: Sequence[Mapping[str, Any]], params: SamplingParams
-    ) -> Future[Generation]:
-        """Queue a request; cancelling the future stops its row at the next token."""
-        return self._worker.submit(_Request(self.encode(messages), params))
+        self, messages: Sequence[Mapping[str, Any]], params: SamplingParams, priority: int = 0
+    ) -> EngineFuture:
+        """Queue a request (higher ``priority`` first); cancelling the future stops its row
+        at the next token."""
+        return self._worker.submit(_Request(self.encode(messages), params), priority)
 
-    def generate(self, messages: Sequence[Mapping[str, Any]], params: SamplingParams) -> Generation:
-        result: Generation = self.submit(messages, params).result()
+    def generate(
+        self, messages: Sequence[Mapping[str, Any]], params: SamplingParams, priority: int = 0
+    ) -> Generation:
+        result: Generation = self.submit(messages, params, priority).result()
         return result
 
-    def close(self) -> None:
+    def close(self, wait_s: float = 0.0) -> None:
+        """Stop the batch worker (the batch running finishes: rows stop at their limits)."""
         self._worker.close()
 
     def _run_group(self, jobs: list[Job[_Request]]) -> None:
@@ -166,6 +191,7 @@ class TransformersEngine:
                 eos_token_id=sorted(self.eos_ids),
                 **sampling,
             )
+        self._account(jobs, stopper)
         for i, job in enumerate(jobs):
             new = out[i, width:].tolist()
             n = stopper.ends[i] if stopper.ends[i] is not None else len(new)
@@ -185,6 +211,19 @@ class TransformersEngine:
                 )
                 job.future.set_result(gen)
 
+    def _account(self, jobs: list[Job[_Request]], stopper: _RowStopper) -> None:
+        ends = [n or 0 for n in stopper.ends]
+        cancelled = [r == "cancelled" for r in stopper.reasons]
+        self.stats.add(requests=len(jobs), cancelled=sum(cancelled), tokens_generated=sum(ends))
+        first = stopper.first_token_at
+        for i, job in enumerate(jobs):
+            ended = stopper.ended_at[i]
+            if first is None or ended is None or cancelled[i]:
+                continue
+            self.speed.observe(
+                len(job.item.ids), first - stopper.started, ends[i] - 1, ended - first
+            )
+
 
 class _RowStopper:
     """Stopping criterion per row: end of sequence, stop string, own max_tokens, cancelled."""
@@ -198,9 +237,15 @@ class _RowStopper:
         self.limits = limits
         self.ends: list[int | None] = [None] * len(jobs)
         self.reasons: list[str] = [""] * len(jobs)
+        self.started = time.monotonic()
+        self.first_token_at: float | None = None  # prompt processed: the first token is out
+        self.ended_at: list[float | None] = [None] * len(jobs)
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
         torch = self.engine._torch
+        now = time.monotonic()
+        if self.first_token_at is None:
+            self.first_token_at = now
         n = input_ids.shape[1] - self.width
         last = input_ids[:, -1].tolist()
         for i, job in enumerate(self.jobs):
@@ -215,6 +260,8 @@ class _RowStopper:
                 self.ends[i], self.reasons[i] = n, "length"
             elif job.future.cancelled():
                 self.ends[i], self.reasons[i] = n, "cancelled"
+            if self.ends[i] is not None:
+                self.ended_at[i] = now
         done = [end is not None for end in self.ends]
         return torch.tensor(done, device=input_ids.device, dtype=torch.bool)
 

@@ -23,7 +23,7 @@ SMOLLM_DEFAULT_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by
 
 @pytest.fixture(scope="module")
 def engine():
-    with load_engine(gguf_path(), n_parallel=4, n_ctx=N_CTX, n_threads=2) as loaded:
+    with load_engine(gguf_path(), n_parallel=4, n_ctx=N_CTX) as loaded:  # default threads
         yield loaded
 
 

@@ -65,11 +65,14 @@ def test_each_sandbox_has_its_own_socket_role_and_budget(layer, tmp_path, monkey
         gateway.serve_unix(b, run_id="run-g", candidate_id="B", role="judge"),
     ):
         _use_socket(monkeypatch, a)
-        llm_client.chat(ASK)  # 2 prompt + 4 completion tokens: A's budget is spent
+        # 2 prompt tokens leave 3 of A's 5 for the reply: it is cut there, and A's budget is spent
+        clipped = llm_client.chat(ASK)
+        assert llm_client.text_of(clipped) == "reply to one"
+        assert clipped["choices"][0]["finish_reason"] == "length"
         with pytest.raises(llm_client.BudgetExceededError) as info:
             llm_client.chat(ASK)
         assert info.value.status == 402 and info.value.code == "tokens"
-        assert served_a.budget is not None and served_a.budget.tokens == 6
+        assert served_a.budget is not None and served_a.budget.tokens == 5
         _use_socket(monkeypatch, b)
         assert llm_client.text_of(llm_client.chat(ASK)) == "judge says"
     assert [(r.candidate_id, r.role) for r in layer.sink.records] == [

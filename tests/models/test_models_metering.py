@@ -62,13 +62,16 @@ def test_dollar_budget_uses_user_prices():
         sink,
         prices={"scripted/t-meter": {"input_per_mtok": 1_000_000, "output_per_mtok": 2_000_000}},
     )
-    layer.set_budget("run-m", Budget(max_usd=10.0))
+    tracker = layer.set_budget("run-m", Budget(max_usd=12.0))
     first = layer.complete(ASK)
     assert first.cost_usd == pytest.approx(3 * 1.0 + 2 * 2.0)
-    layer.complete(ASK)
+    # $5 left: the prompt ($3) and one token ($2) fit, a second token would not
+    second = layer.complete(ASK)
+    assert (second.completion_tokens, second.finish_reason) == (1, "length")
     with pytest.raises(BudgetExceeded, match="dollars"):
         layer.complete(ASK)
-    assert sink.records[0].cost_usd == pytest.approx(7.0)
+    assert [r.cost_usd for r in sink.records] == pytest.approx([7.0, 5.0])
+    assert tracker.usd == pytest.approx(12.0) and tracker.reserved_usd == 0
 
 
 def test_local_and_scripted_models_cost_nothing():
