@@ -107,7 +107,8 @@ def chat(
     messages: list[dict[str, Any]], *, timeout: float = 600.0, **params: Any
 ) -> dict[str, Any]:
     """Send a chat request; returns OpenAI's response dict. ``params``: max_tokens, temperature,
-    top_p, stop, seed."""
+    top_p, stop, seed, response_format (a JSON schema that local engines decode as a grammar).
+    ``timeout`` is this caller's deadline: the service stops generating when it has gone."""
     return _request("POST", "/v1/chat/completions", {"messages": messages, **params}, timeout)
 
 
@@ -119,3 +120,17 @@ def text_of(response: dict[str, Any]) -> str:
 def models(timeout: float = 30.0) -> list[str]:
     """Ids of the models this sandbox may use."""
     return [m["id"] for m in _request("GET", "/v1/models", None, timeout).get("data", [])]
+
+
+def model_info(timeout: float = 30.0) -> dict[str, Any]:
+    """The entry of this sandbox's model in ``GET /v1/models``; Clade's gateway adds
+    ``"clade": {"grammar": bool, "tokens_per_s": float | None}`` (whether the model decodes
+    under a ``response_format`` JSON schema, and its measured speed). ``{}`` if none."""
+    data = _request("GET", "/v1/models", None, timeout).get("data") or []
+    return dict(data[0]) if data and isinstance(data[0], dict) else {}
+
+
+def decodes_under_grammar(timeout: float = 30.0) -> bool:
+    """Whether the model is constrained by a JSON schema sent as ``response_format``."""
+    clade = model_info(timeout).get("clade")
+    return bool(isinstance(clade, dict) and clade.get("grammar"))

@@ -4,8 +4,8 @@ Use it as ``scripted/scripted_agent:reply`` with this folder on ``PYTHONPATH``. 
 whole Darwin-Gödel step without any real model:
 
 - diagnosis: proposes that the agent should always sort (one JSON object);
-- self-modification: edits the agent's own ``coder/loop.py``, putting ``ALWAYS SORT`` in
-  its system prompt;
+- self-modification: edits the agent's own system prompt file ``coder/prompts/system.md``,
+  putting ``ALWAYS SORT`` in it;
 - tasks (word sorting): an agent whose system prompt says ``ALWAYS SORT`` gets a shell
   command that sorts the words into ``answer.txt``; any other agent is told to give up.
 
@@ -19,7 +19,7 @@ from typing import Any
 
 MARK = "ALWAYS SORT."
 EDIT = (
-    '<replace path="coder/loop.py"><old>You are a careful software engineer</old>'
+    '<replace path="coder/prompts/system.md"><old>You are a careful software engineer</old>'
     f"<new>{MARK} You are a careful software engineer</new></replace>"
 )
 SORT = (
@@ -29,8 +29,8 @@ SORT = (
 PROPOSAL = {
     "what_failed": "the agent gave up on a sorting task",
     "improvement": "the agent should always sort",
-    "implementation_plan": "add the words ALWAYS SORT to the system prompt in coder/loop.py",
-    "problem_statement": "Edit coder/loop.py so that its SYSTEM_PROMPT starts with ALWAYS SORT.",
+    "implementation_plan": "add the words ALWAYS SORT to the system prompt, coder/prompts/system.md",
+    "problem_statement": "Edit coder/prompts/system.md so that the system prompt starts with ALWAYS SORT.",
 }
 
 

@@ -1,7 +1,7 @@
 """The seed coding agent's loop: ask the model, run one action, show it the result, repeat.
 
 Everything here is the agent's own code and may be rewritten by a self-improvement step,
-the system prompt included.
+and so are the prompt files and worked examples that ``context.py`` reads.
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .actions import FORMAT_HELP, MalformedAction, parse_action
+from . import context
+from .actions import MalformedAction, parse_action
 from .tools import apply_edit, run_bash
 
-SYSTEM_PROMPT = f"""You are a careful software engineer working in a repository.
-Solve the task by running shell commands and editing files, one action per reply.
-{FORMAT_HELP}
-Look before you edit, and run the tests before you finish."""
+NOTHING_DONE = "Nothing has been done yet: take the first step of the task before you finish."
 
 # The model's reply and the tokens that call used.
 Complete = Callable[[list[dict[str, str]]], tuple[str, int]]
@@ -56,30 +54,56 @@ class Trajectory:
 
 
 def solve(
-    task: str, workdir: Path, complete: Complete, limits: Limits, trajectory: Trajectory
+    task: str,
+    workdir: Path,
+    complete: Complete,
+    limits: Limits,
+    trajectory: Trajectory,
+    style: str = "tags",
+    budget: context.Budget | None = None,
+    examples: tuple[Path, ...] = (context.EXAMPLES, context.EXPERIENCE),
 ) -> Outcome:
-    messages = [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": f"Task:\n{task}\n\nWork directory: {workdir}"},
-    ]
+    """Work on ``task`` in ``workdir`` until the model finishes or a limit is reached.
+
+    ``style`` is the action format the model is asked for: tags, or json when the model
+    decodes under the action grammar (the caller then sends the schema with each request)."""
+    budget = budget or context.BUDGETS.get(style, context.BUDGETS["tags"])
+    shown, used, invalid = context.load_examples(task, style, budget, examples)
+    messages = [{"role": "system", "content": context.system_prompt(style)}, *shown]
+    context.append(messages, "user", context.task_message(task, workdir))
+    head = len(messages)
     started, tokens = time.monotonic(), 0
-    trajectory.write(event="start", task=task, limits=asdict(limits))
+    acted = warned = False  # whether an action ran; whether an early finish was refused
+    trajectory.write(
+        event="start", task=task, limits=asdict(limits), style=style, examples=used,
+        invalid_examples=invalid,
+    )  # fmt: skip
     for step in range(1, limits.max_steps + 1):
-        if time.monotonic() - started > limits.max_seconds:
+        elapsed = time.monotonic() - started
+        if elapsed > limits.max_seconds:
             return _end(trajectory, Outcome("time_limit", step - 1, tokens))
         if tokens >= limits.max_tokens:
             return _end(trajectory, Outcome("token_limit", step - 1, tokens))
         try:
-            reply, used = complete(messages)
-        except Exception as exc:  # the model is unreachable or over budget: stop, keep the work
+            reply, used_tokens = complete(context.fit(messages, head, budget.context_chars))
+        except Exception as exc:  # the model is unreachable, too slow or over budget: stop
             trajectory.write(event="model_error", step=step, error=f"{type(exc).__name__}: {exc}")
             return _end(trajectory, Outcome("model_error", step - 1, tokens, str(exc)))
-        tokens += used
+        tokens += used_tokens
         messages.append({"role": "assistant", "content": reply})
         try:
-            action = parse_action(reply)
+            action = parse_action(reply, style)
         except MalformedAction as exc:
             observation = str(exc)
+            trajectory.write(
+                event="step", step=step, reply=reply, action=None, observation=observation
+            )
+            messages.append({"role": "user", "content": observation})
+            continue
+        if action.kind == "finish" and not acted and not warned:
+            # Small models copy an example's last turn and finish at once: ask once for work.
+            warned = True
+            observation = NOTHING_DONE
             trajectory.write(
                 event="step", step=step, reply=reply, action=None, observation=observation
             )
@@ -88,18 +112,21 @@ def solve(
         if action.kind == "finish":
             trajectory.write(event="step", step=step, reply=reply, action="finish", observation="")
             return _end(trajectory, Outcome("finished", step, tokens, action.body))
-        observation = _act(action, workdir, limits)
+        acted = True
+        remaining = limits.max_seconds - (time.monotonic() - started)
+        observation = _act(action, workdir, min(limits.command_timeout, max(1.0, remaining)))
         trajectory.write(
             event="step", step=step, reply=reply, action=action.kind, observation=observation
         )
-        messages.append({"role": "user", "content": f"Result:\n{observation}"})
+        clipped = context.clip(observation, budget.observation_chars)
+        messages.append({"role": "user", "content": context.result_message(clipped)})
     return _end(trajectory, Outcome("step_limit", limits.max_steps, tokens))
 
 
-def _act(action, workdir: Path, limits: Limits) -> str:
+def _act(action, workdir: Path, command_timeout: float) -> str:
     try:
         if action.kind == "bash":
-            return run_bash(action.body, workdir, limits.command_timeout)
+            return run_bash(action.body, workdir, command_timeout)
         return apply_edit(action, workdir)
     except (OSError, ValueError) as exc:
         return f"error: {exc}"

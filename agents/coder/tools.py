@@ -54,11 +54,11 @@ def apply_edit(action: Action, root: Path) -> str:
         target.write_text(action.body)
         return f"wrote {action.path} ({len(action.body)} characters)"
     if not target.is_file():
-        return f"error: {action.path} does not exist; use <write> to create it"
+        return f"error: {action.path} does not exist; use a write action to create it"
     text = target.read_text()
     count = text.count(action.old)
     if count != 1:
         where = "not found" if count == 0 else f"found {count} times"
-        return f"error: the <old> text was {where} in {action.path}; it must match exactly once"
+        return f"error: the old text was {where} in {action.path}; it must match exactly once"
     target.write_text(text.replace(action.old, action.new, 1))
     return f"replaced text in {action.path}"

@@ -17,6 +17,8 @@ from clade.archive.errors import ConfigError
 from clade.orchestrator.evaluators.runner import AgentLimits
 from clade.orchestrator.models.spec import ModelsConfig
 
+from .admission import ScoreRule
+from .sampling import ChildSampling
 from .selection import PolicyName
 
 
@@ -51,6 +53,14 @@ class EvaluationConfig(_Strict):
         min_length=1,
         description="Staged evaluation, as in the Darwin Gödel Machine: a small stage, then a larger one.",
     )
+    attempts: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="Sampled attempts per task of the split; each is recorded (attempt 0, 1, "
+        "...) and a candidate's score is the mean over all of them. Attempts differ only when "
+        "the agent samples: give the agent role a temperature above 0.",
+    )
 
 
 class SelectionConfig(_Strict):
@@ -59,7 +69,39 @@ class SelectionConfig(_Strict):
         default=2, ge=1, description="Children made per generation."
     )
     keep_better: bool = Field(
-        default=False, description="Admit a child only if it beats its parent."
+        default=False,
+        description="Admit a child only if it beats its parent: its score (see `score`) "
+        "is above the parent's mean.",
+    )
+    score: ScoreRule = Field(
+        default="mean",
+        description="A candidate's score for selection, admission and the run's best: the "
+        "mean over its evaluations, or lower_bound, the lower end of its Wilson interval, so "
+        "a child lucky on few tasks does not outrank a parent good on many.",
+    )
+    confidence: float = Field(
+        default=0.9, gt=0.5, lt=1.0, description="Confidence level of the lower_bound interval."
+    )
+
+
+class ExperienceOptions(_Strict):
+    """The experience mutation: a child gains the run's solved dev tasks as worked examples."""
+
+    children: int = Field(
+        default=0,
+        ge=0,
+        description="Children per generation made by the experience mutation whatever "
+        "diagnosis proposes (the first ones of each generation); 0: only when diagnosis "
+        "proposes it. Without a solved dev task yet, such a child is an ordinary edit.",
+    )
+    examples: int = Field(
+        default=4, ge=1, le=32, description="Worked examples an agent carries at most."
+    )
+    max_chars: int = Field(
+        default=8_000,
+        ge=200,
+        description="Characters of coder/experience.jsonl at most (the agent also fits the "
+        "examples to its own context budget).",
     )
 
 
@@ -120,7 +162,18 @@ class RunConfig(_Strict):
     sandbox: SandboxOptions = Field(default_factory=SandboxOptions)
     budget: Budget = Field(default_factory=Budget)
     review: ReviewOptions = Field(default_factory=ReviewOptions)
+    experience: ExperienceOptions = Field(default_factory=ExperienceOptions)
+    sampling: ChildSampling = Field(
+        default_factory=ChildSampling,
+        description="Temperature and seed of diagnosis and self-modification; the default "
+        "seed (auto) is derived from the run's seed and each child's key, so children differ.",
+    )
     parallelism: int = Field(default=2, ge=1, le=16, description="Children worked on at once.")
+    approve: bool = Field(
+        default=False,
+        description="Show each child's diff and wait for a yes before evaluating it (`clade "
+        "run --approve`); kept with the run, so a resumed run asks too.",
+    )
 
     @model_validator(mode="after")
     def _stages_grow(self) -> RunConfig:

@@ -4,8 +4,11 @@
 
 ``seed`` evaluates and admits the seed agent; ``plan`` checks the budget and selects
 ``k`` parents; each ``child`` (in parallel, up to ``parallelism``) diagnoses its parent,
-lets the parent rewrite a copy of its own code in a sandbox, evaluates the child in
-stages and admits or rejects it. The archive is the source of truth and the graph's
+lets the parent rewrite a copy of its own code in a sandbox (or, by the experience
+mutation, adds the run's solved dev tasks to it as worked examples: ``experience.py``),
+evaluates the child in stages and admits or rejects it. Scores come from the selection
+split alone, every attempt counted (``ledger.py``), ranked by the run's score rule
+(``admission.py``: the mean, or a confidence bound). The archive is the source of truth and the graph's
 state is small: a SQLite checkpointer saves it after every step (``durability="sync"``).
 
 LangGraph runs a node at least once: one in flight at a crash runs again on resume. So
@@ -20,18 +23,21 @@ import operator
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
 from clade.archive.blobs import unified_diff
-from clade.archive.errors import CladeError
+from clade.archive.errors import CladeError, InfrastructureError
 from clade.archive.facade import Archive
-from clade.archive.progress import TaskResult
 from clade.archive.tables import Candidate, CandidateStatus
 from clade.orchestrator.evaluators.base import Evaluator, Score, Task
+from clade.sandbox.health import as_machine_failure, machine_failure
 
+from .admission import Tally, beats_parent, rank_score
 from .config import RunConfig
 from .diagnosis import DiagnosisFailed
+from .experience import experience_tree, held_tasks
+from .ledger import Ledger, evaluate_in_stages
 from .protocol import SelfModificationFailed, Steps
 from .selection import Node, select_parents
 
@@ -63,6 +69,7 @@ class DGMRun:
     started: float = 0.0
     approve: bool = False
     emit: Emit = lambda event: None
+    _held_by_tree: dict[str, set[str]] = field(default_factory=dict)
 
     # -- nodes -----------------------------------------------------------------------
     def seed(self, state: RunState) -> RunState:
@@ -94,10 +101,13 @@ class DGMRun:
         if state.get("stop_reason"):
             return "finish"
         run_id, generation = state["run_id"], state["generation"]
+        # Scores from the dev split alone (every attempt), as the run's score rule ranks them.
+        tallies = self.ledger.tallies(run_id, self._held)
         nodes = [
-            Node(s.candidate_id, s.score, s.children, *self._clade(s.candidate_id))
-            for s in self.archive.selection_inputs(run_id, self.config.evaluation.evaluator)
-        ]
+            Node(s.candidate_id, self._rank(tallies.get(s.candidate_id, Tally())), s.children,
+                 *self._clade(s.candidate_id))
+            for s in self.archive.selection_inputs(run_id, self.evaluator.name)
+        ]  # fmt: skip
         rng = random.Random(f"{self.config.seed}:{generation}")
         parents = select_parents(
             self.config.selection.policy, nodes, self.config.selection.children_per_generation, rng
@@ -153,9 +163,15 @@ class DGMRun:
     def _make_child(self, task: ChildTask, key: str) -> Candidate:
         parent = self.archive.get_candidate(task["parent_id"])
         meta: dict[str, Any] = {"key": key}
+        if task["index"] < self.config.experience.children:  # scheduled by the run's options
+            made = self._experience_child(task, parent, key, None)
+            if made is not None:
+                return made
         try:
-            proposal = self.steps.diagnose(parent, self._failures(parent))
+            proposal = self.steps.diagnose(parent, self._failures(parent), key)
         except CladeError as exc:  # no valid proposal, a failed model call, a spent budget
+            if isinstance(exc, InfrastructureError):  # the machine's failure: never a verdict
+                raise
             replies = exc.replies[-1:] if isinstance(exc, DiagnosisFailed) else []
             reason = f"diagnosis failed: {exc}"
             self.emit({"event": "child", "key": key, "status": "failed", "reason": reason})
@@ -163,9 +179,16 @@ class DGMRun:
                 task["run_id"], parent.tree_hash, parent_id=parent.id, status=CandidateStatus.FAILED,
                 rejection_reason=reason, meta={**meta, "replies": replies},
             )  # fmt: skip
+        if getattr(proposal, "mutation", "edit") == "experience":  # proposed by diagnosis
+            made = self._experience_child(task, parent, key, proposal.model_dump())
+            if made is not None:
+                return made
+            meta["experience"] = "no solved dev task to learn from yet: an edit instead"
         try:
             tree, log = self.steps.self_modify(parent, proposal, key)
         except Exception as exc:  # one bad step is a failed candidate, not a failed run
+            if machine_failure(exc, docker=self.config.sandbox.backend == "docker"):
+                raise as_machine_failure(exc) from exc  # the engine's or the archive's, not its
             reason = f"self-modification failed: {type(exc).__name__}: {exc}"
             if isinstance(exc, SelfModificationFailed) and exc.log:
                 meta["self_modify_log"] = self.archive.put_log(exc.log)
@@ -176,6 +199,37 @@ class DGMRun:
             )  # fmt: skip
         if log:
             meta["self_modify_log"] = self.archive.put_log(log)
+        return self._add_child(task, parent, key, tree, proposal.model_dump(), meta)
+
+    def _experience_child(
+        self, task: ChildTask, parent: Candidate, key: str, proposal: dict[str, Any] | None
+    ) -> Candidate | None:
+        """A child that gains the run's solved dev tasks as worked examples (see
+        ``experience.py``), or None when there is nothing new to add."""
+        options = self.config.experience
+        # The first experience child of a generation gets the best examples; others a draw.
+        rng = random.Random(f"{self.config.seed}:{key}") if task["index"] > 0 else None
+        made = experience_tree(
+            self.archive, task["run_id"], self.evaluator.name, self.evaluator.tasks("dev"),
+            parent.tree_hash, examples=options.examples, max_chars=options.max_chars, rng=rng,
+        )  # fmt: skip
+        if made is None:
+            return None
+        tree, added = made
+        meta = {"key": key, "mutation": "experience", "examples": added}
+        self.emit({"event": "experience", "key": key, "examples": len(added)})
+        return self._add_child(task, parent, key, tree, proposal, meta)
+
+    def _add_child(
+        self,
+        task: ChildTask,
+        parent: Candidate,
+        key: str,
+        tree: str,
+        proposal: dict[str, Any] | None,
+        meta: dict[str, Any],
+    ) -> Candidate:
+        """Record a made child: to evaluate, or rejected (no change, flagged by review)."""
         status: CandidateStatus = CandidateStatus.EVALUATING
         rejection: str | None = None
         if tree == parent.tree_hash:
@@ -189,18 +243,24 @@ class DGMRun:
             self.emit({"event": "child", "key": key, "status": status.value, "reason": rejection})
         return self.archive.add_candidate(
             task["run_id"], tree, parent_id=parent.id, status=status, rejection_reason=rejection,
-            proposal=proposal.model_dump(), meta=meta,
+            proposal=proposal, meta=meta,
         )  # fmt: skip
 
     def _judge(self, child: Candidate) -> None:
-        score, solved = self._evaluate_in_stages(child), self._solved(child)
+        score = self._evaluate_in_stages(child)
+        mine = self.ledger.tally(child, self._held)
         reason = None
-        if solved == 0:
-            reason = "solved no task"
+        if mine.passed == 0:
+            held = len(self._held(child.id))
+            reason = "solved no task" + (
+                f" besides the {held} it holds examples of" if held else ""
+            )
         elif self.config.selection.keep_better and child.parent_id is not None:
-            parent_score = self._mean(child.parent_id)
-            if score <= parent_score:
-                reason = f"score {score:.3f} does not beat its parent's {parent_score:.3f}"
+            parent = self.ledger.tally(self.archive.get_candidate(child.parent_id), self._held)
+            rule, confidence = self.config.selection.score, self.config.selection.confidence
+            if not beats_parent(mine, parent, rule, confidence):
+                what = "score" if rule == "mean" else f"lower bound ({confidence:.0%})"
+                reason = f"{what} {self._rank(mine):.3f} does not beat its parent's mean {parent.mean:.3f}"
         status = CandidateStatus.ADMITTED if reason is None else CandidateStatus.REJECTED
         self.archive.set_status(child.id, status, reason)
         self.emit(
@@ -214,35 +274,9 @@ class DGMRun:
         )
 
     def _evaluate_in_stages(self, candidate: Candidate) -> float:
-        """Run the stages, skipping tasks already recorded; returns the mean score so far."""
-        evaluation = self.config.evaluation
-        all_tasks = self._tasks()
-        done = self._recorded(candidate.id)
-        for stage in evaluation.stages:
-            tasks = all_tasks[: stage.tasks]
-            todo = [t for t in tasks if t.id not in done]
-            if todo:
-                results = self.steps.evaluate(candidate, todo)
-                self.archive.add_evaluations(
-                    {
-                        "candidate_id": candidate.id,
-                        "evaluator": self.evaluator.name,
-                        "split": evaluation.split,
-                        "task_id": t.id,
-                        "score": s.score,
-                        "passed": s.passed,
-                        "duration_s": facts.get("duration_s", 0.0),
-                        "tokens": facts.get("tokens", 0),
-                        "log_hash": self.archive.put_log(facts.get("log", s.detail)),
-                    }
-                    for t, (s, facts) in zip(todo, results, strict=True)
-                )
-                done = self._recorded(candidate.id)
-                self.emit({"event": "evaluated", "candidate": candidate.id, "tasks": len(todo)})
-            stage_scores = [done[t.id] for t in tasks if t.id in done]
-            if stage_scores and sum(stage_scores) / len(stage_scores) < stage.threshold:
-                break
-        return self._mean(candidate.id)
+        return evaluate_in_stages(
+            self.ledger, self.steps, candidate, self._tasks(), self.config.evaluation, self.emit
+        )
 
     # -- archive reads ---------------------------------------------------------------
     def _diff(self, old_tree: str, new_tree: str) -> str:
@@ -252,31 +286,27 @@ class DGMRun:
     def _find(self, run_id: str, key: str) -> Candidate | None:
         return self.archive.find_candidate(run_id, key)
 
-    def _results(self, candidate_id: str) -> dict[str, TaskResult]:
-        split = self.config.evaluation.split
-        return self.archive.task_results(candidate_id, self.evaluator.name, split)
+    @property
+    def ledger(self) -> Ledger:
+        """The run's evaluations on the selection split (never the held-out test split)."""
+        return Ledger(self.archive, self.evaluator.name, self.config.evaluation.split)
 
-    def _recorded(self, candidate_id: str) -> dict[str, float]:
-        return {task_id: r.score for task_id, r in self._results(candidate_id).items()}
+    def _held(self, candidate_id: str) -> set[str]:
+        """The dev tasks whose worked examples the candidate holds: not credited to it when
+        it is ranked or admitted, since its prompt shows their solution."""
+        tree = self.archive.get_candidate(candidate_id).tree_hash
+        if tree not in self._held_by_tree:
+            files = self.archive.blobs.files(tree)
+            self._held_by_tree[tree] = held_tasks(files, self.evaluator.tasks("dev"))
+        return self._held_by_tree[tree]
 
-    def _mean(self, candidate_id: str) -> float:
-        scores = self._recorded(candidate_id)
-        return sum(scores.values()) / len(scores) if scores else 0.0
-
-    def _solved(self, candidate: Candidate) -> int:
-        return sum(1 for r in self._results(candidate.id).values() if r.passed)
+    def _rank(self, tally: Tally) -> float:
+        selection = self.config.selection
+        return rank_score(tally, selection.score, selection.confidence)
 
     def _failures(self, parent: Candidate) -> list[tuple[Task, Score, str]]:
-        """The parent's unsolved tasks, each with its score and log, for diagnosis."""
-        tasks = {t.id: t for t in self._tasks()}
-        return [
-            (tasks[task_id], Score(score=r.score, passed=False), self._log(r.log_hash))
-            for task_id, r in sorted(self._results(parent.id).items())
-            if not r.passed and task_id in tasks
-        ]
-
-    def _log(self, log_hash: str | None) -> str:
-        return self.archive.get_log(log_hash) if log_hash else ""
+        """The parent's failed tasks, each with its score and log, for diagnosis."""
+        return self.ledger.failures(parent, self._tasks())
 
     def _tasks(self) -> list[Task]:
         return self.evaluator.tasks(self.config.evaluation.split)  # type: ignore[arg-type]

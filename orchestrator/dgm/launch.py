@@ -1,25 +1,25 @@
 """Start or resume a self-improvement run: wire the archive, models, sandboxes and graph.
 
-The archive is the record; the LangGraph checkpointer (SQLite beside a SQLite archive,
-PostgreSQL beside a PostgreSQL one) is where the graph stands. ``resume`` re-invokes the
+The archive is the record; the LangGraph checkpointer (``checkpoints.py``: SQLite beside a
+SQLite archive, PostgreSQL beside a PostgreSQL one) is where the graph stands. ``resume`` re-invokes the
 graph with the run's id as its thread and no input, which continues after the last
 finished step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC
-from pathlib import Path
 from typing import Any
 
 from clade.archive.errors import ConfigError
 from clade.archive.facade import Archive
 from clade.orchestrator.config import settings
 
+from .checkpoints import checkpointer, explain
 from .config import RunConfig
 from .graph import DGMRun, Emit, build_graph
+from .patience import patient
 from .protocol import Steps
 
 
@@ -27,35 +27,6 @@ def open_archive() -> Archive:
     home = settings().home
     home.mkdir(parents=True, exist_ok=True)
     return Archive(settings().archive_url, home / "blobs")
-
-
-@contextmanager
-def checkpointer(url: str, home: Path) -> Iterator[Any]:
-    """The LangGraph checkpointer that lives beside the archive."""
-    if url.startswith("postgresql"):
-        try:
-            from langgraph.checkpoint.postgres import PostgresSaver
-        except ImportError:
-            raise ConfigError(
-                "a PostgreSQL archive needs langgraph-checkpoint-postgres",
-                hint="pip install 'clade-agents[postgres]'",
-            ) from None
-        with PostgresSaver.from_conn_string(
-            url.replace("postgresql+psycopg://", "postgresql://")
-        ) as saver:
-            saver.setup()
-            yield saver
-        return
-    import sqlite3
-
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
-    connection = sqlite3.connect(home / "checkpoints.db", check_same_thread=False)
-    try:
-        connection.execute("PRAGMA journal_mode=WAL")
-        yield SqliteSaver(connection)
-    finally:
-        connection.close()
 
 
 def real_steps(archive: Archive, run_id: str, config: RunConfig, evaluator: Any) -> Steps:
@@ -82,6 +53,7 @@ def real_steps(archive: Archive, run_id: str, config: RunConfig, evaluator: Any)
     return SandboxSteps(
         archive, run_id, evaluator, Gateway(layer), factory, sandbox_config,
         config.agent_limits, config.parallelism, config.agent,
+        run_seed=config.seed, sampling=config.sampling,
     )  # fmt: skip
 
 
@@ -126,7 +98,15 @@ def execute(
     With ``approve``, each child's diff is shown to it before evaluation (the graph pauses
     at a LangGraph interrupt; children waiting together are answered together)."""
     from clade.orchestrator.evaluators.registry import load_evaluator
+    from clade.orchestrator.models import gateway_loop
+    from clade.sandbox.sockets import prune_socket_dirs
 
+    if config.approve and approve is None:
+        raise ConfigError(
+            "this run asks before evaluating each child (approve: true)",
+            hint="run it from a terminal with `clade run`, or pass an approve callback",
+        )
+    prune_socket_dirs()  # what killed Clade processes left (a resumed run's among them)
     evaluator = load_evaluator(config.evaluation.evaluator, **config.evaluation.options)
     steps = steps_factory(archive, run_id, config, evaluator)
     created = archive.get_run(run_id).created_at
@@ -134,14 +114,29 @@ def execute(
     dgm = DGMRun(
         archive, config, evaluator, steps, started=started, emit=emit, approve=approve is not None
     )
-    with checkpointer(settings().archive_url, settings().home) as saver:
-        graph = build_graph(dgm, saver)
-        graph_config = {
-            "configurable": {"thread_id": run_id},
-            "max_concurrency": config.parallelism,
-            "recursion_limit": 2 * config.budget.generations + 10,
-        }
-        answer_interrupts(graph, None if resume else {"run_id": run_id}, graph_config, approve)
+    # A step the machine cut short (engine restarted, database away) waits and runs again.
+    docker = config.sandbox.backend == "docker"
+    for name in ("seed", "child"):
+        wrapped = patient(
+            getattr(dgm, name), docker=docker, emit=emit, stopping=lambda: archive.stopping
+        )
+        setattr(dgm, name, wrapped)
+    try:
+        with checkpointer(settings().archive_url, settings().home) as saver:
+            graph = build_graph(dgm, saver)
+            graph_config = {
+                "configurable": {"thread_id": run_id},
+                "max_concurrency": config.parallelism,
+                "recursion_limit": 2 * config.budget.generations + 10,
+            }
+            answer_interrupts(graph, None if resume else {"run_id": run_id}, graph_config, approve)
+    except Exception as exc:
+        explained = explain(exc)
+        if explained is exc:
+            raise
+        raise explained from exc
+    finally:
+        gateway_loop.shutdown()  # litellm's worker ends with its loop: no task left pending
 
 
 def answer_interrupts(

@@ -38,8 +38,11 @@ class Steps(Protocol):
         """Store the seed agent's tree; return its hash."""
         ...
 
-    def diagnose(self, parent: Candidate, failures: list[tuple[Task, Score, str]]) -> Proposal:
-        """Propose an improvement from the parent's failed tasks (task, score, log)."""
+    def diagnose(
+        self, parent: Candidate, failures: list[tuple[Task, Score, str]], key: str = ""
+    ) -> Proposal:
+        """Propose an improvement from the parent's failed tasks (task, score, log) for the
+        child ``key`` (``g1c0``): children of one generation see different failures."""
         ...
 
     def self_modify(self, parent: Candidate, proposal: Proposal, key: str) -> Modification:

@@ -53,7 +53,7 @@ class SkillSteps:
     def seed_tree(self) -> str:
         return self._tree(set())
 
-    def diagnose(self, parent, failures):
+    def diagnose(self, parent, failures, key=""):
         self._tick("diagnose")
         if self.fail_diagnosis or not failures:
             raise DiagnosisFailed("model gave no JSON", ["nope"])

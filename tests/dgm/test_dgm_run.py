@@ -2,7 +2,7 @@
 
 examples/scripted_agent.py scripts every role: the seed agent gives up on word-sorting
 tasks; diagnosis proposes "always sort"; self-modification edits the agent's own
-coder/loop.py; the child then solves every task.
+coder/prompts/system.md; the child then solves every task.
 """
 
 from __future__ import annotations
@@ -67,9 +67,9 @@ def test_two_generation_run_with_a_known_self_modification(run_env):
     seed, child, grandchild = rows
     assert seed.score == 0.0 and child.score == 1.0 and grandchild.score == 1.0
     assert (child.status, child.parent_id) == ("admitted", seed.id)
-    loop = archive.blobs.files(child.tree_hash)["coder/loop.py"].decode()
-    assert "ALWAYS SORT. You are a careful software engineer" in loop
-    assert '+SYSTEM_PROMPT = f"""ALWAYS SORT.' in archive.diff(seed.id, child.id)
+    system = archive.blobs.files(child.tree_hash)["coder/prompts/system.md"].decode()
+    assert "ALWAYS SORT. You are a careful software engineer" in system
+    assert "+ALWAYS SORT. You are a careful" in archive.diff(seed.id, child.id)
     assert archive.get_candidate(child.id).proposal["improvement"] == "the agent should always sort"
     trajectory = archive.get_log(archive.get_candidate(child.id).meta["self_modify_log"])
     assert "ALWAYS SORT" in trajectory  # the agent's own edit, as it made it

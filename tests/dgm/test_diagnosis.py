@@ -37,3 +37,25 @@ def test_invalid_replies_are_retried_with_the_error_then_fail():
     with pytest.raises(DiagnosisFailed) as err:
         diagnose(lambda m: "nothing", [], "t", "", "", tries=2)
     assert err.value.replies == ["nothing", "nothing"]
+
+
+def test_the_experience_mutation_is_offered_only_when_solved_trajectories_exist():
+    from clade.orchestrator.dgm.diagnosis import proposal_format
+
+    seen = []
+
+    def chat(messages):
+        seen.append(messages[0]["content"])
+        return json.dumps({**GOOD, "mutation": "experience"})
+
+    offered = diagnose(chat, [], "t", "", "", experience=True)
+    assert offered.mutation == "experience" and '"experience"' in seen[-1]
+    withheld = diagnose(chat, [], "t", "", "", experience=False)
+    assert withheld.mutation == "edit" and "experience" not in seen[-1]
+    assert parse_proposal(json.dumps(GOOD)).mutation == "edit"  # the default
+
+    closed = proposal_format(experience=False)["json_schema"]["schema"]["properties"]
+    assert closed["mutation"]["enum"] == ["edit"]
+    open_ = proposal_format(experience=True, max_chars=1000)["json_schema"]["schema"]
+    assert set(open_["properties"]["mutation"]["enum"]) == {"edit", "experience"}
+    assert open_["properties"]["problem_statement"]["maxLength"] == 400
