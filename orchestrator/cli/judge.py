@@ -2,7 +2,10 @@
 
 Reads JSON lines ``{question, answer_a, answer_b, label?}``; writes one verdict row per
 pair (JSON lines, stdout or ``--out``) and prints the metrics to stderr. Model calls,
-each pair's trace and every version of the judge's meta-prompt go to the archive.
+each pair's trace and every version of the judge's meta-prompt go to the archive. With
+``--gold`` every version of the meta-prompt is scored on the gold set (agreement and
+position consistency, printed per version and kept as traces of kind ``gold``), and
+``--gold-tolerance`` refuses updates that lower gold agreement by more than it.
 """
 
 from __future__ import annotations
@@ -66,6 +69,28 @@ def judge_command(
             help="Also judge each pair swapped (default: when any row has a label).",
         ),
     ] = None,
+    gold: Annotated[
+        bool,
+        typer.Option(
+            "--gold/--no-gold",
+            help="Score every version of the meta-prompt on the shipped gold set (both orders).",
+        ),
+    ] = False,
+    gold_file: Annotated[
+        Path | None, typer.Option(help="Another gold set (JSONL of GoldPair rows); implies --gold.")
+    ] = None,
+    gold_limit: Annotated[
+        int | None, typer.Option(min=1, help="Score on the first N gold pairs only (a mix).")
+    ] = None,
+    gold_tolerance: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Refuse an update of the meta-prompt whose gold agreement drops by more than "
+            "this (lwe, selective); implies --gold.",
+        ),
+    ] = None,
 ) -> None:
     """Judge which of two answers is better; learn while judging with --method lwe/selective."""
     from rich.console import Console
@@ -75,6 +100,7 @@ def judge_command(
     from clade.archive.errors import ConfigError
     from clade.orchestrator.dgm.launch import open_archive
     from clade.orchestrator.judges.caller import Caller
+    from clade.orchestrator.judges.lwe import LWEConfig
     from clade.orchestrator.judges.runner import METHODS, build_judge, judge_pairs, metrics
     from clade.orchestrator.judges.store import ArchiveStore
     from clade.orchestrator.models.layer import ModelLayer
@@ -83,15 +109,23 @@ def judge_command(
 
     if method not in METHODS:
         raise ConfigError(f"unknown method {method!r}", hint=f"use one of {', '.join(METHODS)}")
+    if gold_tolerance is not None and method == "vanilla":
+        raise ConfigError(
+            "--gold-tolerance applies to learning judges", hint="use --method lwe or selective"
+        )
     pairs = _read_pairs(pairs_file)
     both = swap if swap is not None else any(p.label is not None for p in pairs)
+    use_gold = gold or gold_file is not None or gold_tolerance is not None
+    gold_pairs, dropped = _gold_pairs(gold_file, gold_limit, pairs) if use_gold else ([], 0)
     console = Console(stderr=True)
     archive = open_archive()
     run = archive.create_run(
         name=f"judge {method} {pairs_file.name}",
         kind="judge",
-        config={"method": method, "model": model, "name": name, "resume": resume, "swap": both},
-    )
+        config={"method": method, "model": model, "name": name, "resume": resume, "swap": both,
+                "gold": {"pairs": len(gold_pairs), "dropped": dropped, "tolerance": gold_tolerance,
+                         "file": str(gold_file) if gold_file else None} if use_gold else None},
+    )  # fmt: skip
 
     layer = ModelLayer(
         ModelsConfig.model_validate({"default": {"model": model}}),
@@ -99,15 +133,27 @@ def judge_command(
         run_id=run.id,
     )
     caller = Caller(layer, run_id=run.id)
-    judge = build_judge(
-        method,
-        caller,
-        ArchiveStore(archive, name, run.id),
-        resume=resume,
-    )
+    scorer = None
+    if use_gold:
+        from clade.orchestrator.judges.drift import GoldScorer
+
+        scorer = GoldScorer(gold_pairs, Caller(layer, run_id=run.id), method=method)
+        console.print(
+            f"scoring on {len(gold_pairs)} gold pairs"
+            + (f" ({dropped} left out: the judge sees their questions)" if dropped else "")
+        )
+    store = ArchiveStore(archive, name, run.id)
     sink = out.open("w", encoding="utf-8") if out else None
     status = "failed"
     try:
+        judge = build_judge(  # with gold: scores the seed (or the vanilla judge) first
+            method,
+            caller,
+            store,
+            config=LWEConfig(gold_tolerance=gold_tolerance),
+            resume=resume,
+            gold=scorer,
+        )
         with Progress(console=console, transient=True) as bar:
             task = bar.add_task(f"judging ({method})", total=len(pairs))
 
@@ -138,6 +184,39 @@ def judge_command(
     for key, value in found.model_dump().items():
         table.add_row(key.replace("_", " "), "-" if value is None else str(value))
     console.print(table)
+    if store.gold:
+        console.print(gold_table(store.gold, f"gold set: {len(gold_pairs)} pairs, both orders"))
+
+
+def _gold_pairs(path: Path | None, limit: int | None, pairs: list[Any]) -> tuple[list[Any], int]:
+    """The gold pairs to score on: those whose question the judge will not see."""
+    from clade.archive.errors import ConfigError
+    from clade.orchestrator.judges.gold import held_out, load_gold
+
+    kept, dropped = held_out(load_gold(path, limit=limit), pairs)
+    if not kept:
+        raise ConfigError(
+            "every gold pair's question is among the pairs to judge",
+            hint="judge other pairs, or give another --gold-file",
+        )
+    return kept, dropped
+
+
+def gold_table(reports: list[Any], title: str) -> Any:
+    """One row per scored meta-prompt version (and refused update)."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in ("version", "what", "agreement", "consistency", "pair agreement", "valid"):
+        table.add_column(column, justify="left" if column == "what" else "right")
+    table.add_column("", justify="left")
+    for r in reports:
+        fate = {True: "accepted", False: "refused", None: ""}[r.accepted]
+        table.add_row(
+            "-" if r.version is None else str(r.version), r.label, f"{r.agreement:.3f}",
+            f"{r.consistency:.3f}", f"{r.pair_agreement:.3f}", f"{r.valid:.3f}", fate,
+        )  # fmt: skip
+    return table
 
 
 def register(app: typer.Typer) -> None:

@@ -42,6 +42,14 @@ def solve(
     show_trace: Annotated[
         bool, typer.Option("--show-trace", help="Print the whole conversation.")
     ] = False,
+    structured: Annotated[
+        bool | None,
+        typer.Option(
+            "--structured/--no-structured",
+            help="Decode the conductor's turns as JSON under a grammar (expert calls or a final "
+            "answer). Default: on where the model decodes under a grammar (llama.cpp).",
+        ),
+    ] = None,
 ) -> None:
     """Answer QUESTION by meta-prompting (Suzgun and Kalai, 2024).
 
@@ -54,6 +62,7 @@ def solve(
     from clade.orchestrator.conductor import (
         ConductorSettings,
         PromptSet,
+        StructuredMode,
         load_prompt_set,
         store_prompt_set,
     )
@@ -76,7 +85,8 @@ def solve(
             (save_prompts / name).write_text(text, encoding="utf-8")
     conductor_model = model or settings().default_model
     roles = {"conductor": conductor_model, "expert": expert_model or conductor_model}
-    config = ConductorSettings(rounds=rounds, max_tokens=max_tokens)
+    mode: StructuredMode = "auto" if structured is None else ("on" if structured else "off")
+    config = ConductorSettings(rounds=rounds, max_tokens=max_tokens, structured=mode)
     run_id = archive.create_run(
         name=question[:60], kind="conductor",
         config={"models": roles, "settings": config.model_dump(), "python": python,
@@ -92,7 +102,7 @@ def solve(
     trace_id = archive.record_trace(
         "conductor", question, result.steps, answer=result.answer, run_id=run_id,
         candidate_id=prompt_id, calls=result.calls, tokens=result.tokens,
-        meta={"rounds": result.rounds, "models": roles},
+        meta={"rounds": result.rounds, "models": roles, "structured": mode},
     )  # fmt: skip
     archive.finish_run(run_id)
     if show_trace:
@@ -101,8 +111,14 @@ def solve(
         console.print(f"[yellow]no answer[/] after {result.rounds} round(s)")
     else:
         console.print(result.answer, markup=False, highlight=False)
+    turns = [s for s in result.steps if s.get("role") == "assistant"]
+    well_formed = sum(
+        bool(s["turn"]["experts"] or s["turn"]["answer"]) for s in turns if "turn" in s
+    )
+    shape = "JSON" if any(s.get("format") == "json" for s in turns) else "text"
     console.print(
-        f"[dim]{result.calls} calls, {result.tokens} tokens, {result.rounds} rounds; "
+        f"[dim]{result.calls} calls, {result.tokens} tokens, {result.rounds} rounds "
+        f"({shape} turns, {well_formed} of {len(turns)} well formed); "
         f"run {run_id}, trace {trace_id}[/]",
         highlight=False,
     )

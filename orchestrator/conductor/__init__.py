@@ -19,6 +19,7 @@ from .graph import (
 from .parse import RUN_REQUEST, ExpertCall, Turn, code_to_run, parse_turn
 from .promptset import PromptSet, load_prompt_set, store_prompt_set
 from .python_expert import PythonExpert, PythonRun, SandboxPython
+from .structured import StructuredMode, parse_structured_turn, turn_format, uses_structure
 
 __all__ = [
     "RUN_REQUEST",
@@ -30,12 +31,16 @@ __all__ = [
     "PythonExpert",
     "PythonRun",
     "SandboxPython",
+    "StructuredMode",
     "Turn",
     "build_conductor_graph",
     "code_to_run",
     "initial_state",
     "load_prompt_set",
+    "parse_structured_turn",
     "parse_turn",
     "solve",
     "store_prompt_set",
+    "turn_format",
+    "uses_structure",
 ]

@@ -11,6 +11,12 @@ the instruction to decide the next step and verify. Expert calls are checked bef
 final answer: a ``>> FINAL ANSWER:`` block ends the loop only in a turn that calls no
 expert. A turn with neither gets a format reminder. Past the round limit: no answer.
 
+With ``structured`` turns (:mod:`.structured`; by default on engines that decode under a
+grammar) the conductor's turn is one JSON object, expert calls or a final answer, decoded
+under its schema (in the last round: an answer only); an Expert Python call may carry the
+conductor's own ``code``, which runs in the sandbox without an expert call. The experts'
+replies stay free text.
+
 Nodes: ``conductor`` -> (``experts`` -> [``python``] -> ``report`` | ``remind``) ->
 ``conductor`` ..., ``finish``. :func:`build_conductor_graph` returns the compiled graph, which
 another graph can add as a node (its state keys are those of :class:`ConductorState`).
@@ -26,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .parse import QUOTES, code_to_run, parse_turn
 from .promptset import PromptSet
 from .python_expert import PythonExpert, report
+from .structured import StructuredMode, parse_structured_turn, turn_format, uses_structure
 
 Step = dict[str, Any]
 OnStep = Callable[[Step], None]
@@ -42,6 +49,11 @@ class ConductorSettings(BaseModel):
     max_tokens: int | None = Field(
         default=None, ge=1, description="Tokens per call; None: the role's model spec decides."
     )
+    structured: StructuredMode = Field(
+        default="auto",
+        description="Decode the conductor's turns as JSON under a grammar (expert calls or a "
+        "final answer): on, off, or auto (on where the model decodes under a grammar: llama.cpp).",
+    )
 
 
 class ConductorState(TypedDict, total=False):
@@ -53,7 +65,7 @@ class ConductorState(TypedDict, total=False):
     round: int  # conductor turns taken
     calls: int  # model calls made
     tokens: int  # prompt + completion tokens of those calls
-    pending: list[dict[str, str]]  # this turn's expert calls: name, instruction, reply
+    pending: list[dict[str, str]]  # this turn's expert calls: name, instruction, code, reply
     answer: str | None  # the final answer, once given
     status: Literal["running", "answered", "no_answer"]
 
@@ -80,11 +92,15 @@ class _Conductor:
         python: PythonExpert | None,
         meter: dict[str, Any],
         on_step: OnStep | None,
+        structured: bool = False,
     ) -> None:
         self.layer, self.settings, self.prompts, self.python = layer, settings, prompts, python
-        self.meter, self.on_step = meter, on_step
+        self.meter, self.on_step, self.structured = meter, on_step, structured
 
-    def _call(self, messages: list[dict[str, str]], role: str) -> tuple[str, int]:
+    def _call(
+        self, messages: list[dict[str, str]], role: str, fmt: dict[str, Any] | None = None
+    ) -> tuple[str, int]:
+        extra = {"response_format": fmt} if fmt is not None else {}
         result = self.layer.complete(
             messages,
             role=role,
@@ -92,6 +108,7 @@ class _Conductor:
             top_p=self.settings.top_p,
             max_tokens=self.settings.max_tokens,
             **self.meter,
+            **extra,
         )
         return result.text, result.prompt_tokens + result.completion_tokens
 
@@ -107,20 +124,29 @@ class _Conductor:
         if k == self.settings.rounds:
             content += "\n\n" + self.prompts.render("last_round")
         messages = [*state["messages"], {"role": "user", "content": content}]
-        text, used = self._call(messages, "conductor")
+        python = self.python is not None
+        last = k == self.settings.rounds  # structured: only an answer fits the last round
+        fmt = turn_format(python=python, final_only=last) if self.structured else None
+        text, used = self._call(messages, "conductor", fmt)
         messages.append({"role": "assistant", "content": text})
-        turn = parse_turn(text)
+        turn = (parse_structured_turn(text, python=python) if self.structured else None) or (
+            parse_turn(text)
+        )
+        said: Step = {"round": k, "kind": "message", "role": "assistant", "content": text,
+                      "format": "json" if self.structured else "text",
+                      "turn": {"experts": len(turn.experts), "answer": turn.final_answer is not None}}  # fmt: skip
         return {
             "messages": messages,
             "steps": self._steps(
-                state,
-                {"round": k, "kind": "message", "role": "user", "content": content},
-                {"round": k, "kind": "message", "role": "assistant", "content": text},
+                state, {"round": k, "kind": "message", "role": "user", "content": content}, said
             ),
             "round": k,
             "calls": state.get("calls", 0) + 1,
             "tokens": state.get("tokens", 0) + used,
-            "pending": [call.model_dump() | {"reply": ""} for call in turn.experts],
+            "pending": [
+                {"name": c.name, "instruction": c.instruction, "code": c.code or "", "reply": ""}
+                for c in turn.experts
+            ],
             "answer": None if turn.experts else turn.final_answer,
         }
 
@@ -132,11 +158,14 @@ class _Conductor:
         return "remind"
 
     def remind(self, state: ConductorState) -> ConductorState:
-        return {"next_message": self.prompts.render("reminder")}
+        return {"next_message": self.prompts.render("reminder", structured=self.structured)}
 
     def experts(self, state: ConductorState) -> ConductorState:
         pending, steps, calls, tokens = [], [], state["calls"], state["tokens"]
         for call in state["pending"]:
+            if call.get("code") and self.python is not None:
+                pending.append(call)  # the conductor wrote the code: it runs, no expert call
+                continue
             if call["name"].lower() == "expert python" and self.python is not None:
                 system = self.prompts.render("python", timeout_s=f"{self.python.timeout_s:g}")
             else:
@@ -159,7 +188,7 @@ class _Conductor:
 
     def wants_python(self, state: ConductorState) -> str:
         if self.python is not None and any(
-            c["name"].lower() == "expert python" and code_to_run(c["reply"]) is not None
+            c.get("code") or (c["name"].lower() == "expert python" and code_to_run(c["reply"]))
             for c in state["pending"]
         ):
             return "python"
@@ -169,10 +198,13 @@ class _Conductor:
         assert self.python is not None
         pending, steps = [], []
         for call in state["pending"]:
-            code = code_to_run(call["reply"]) if call["name"].lower() == "expert python" else None
-            if code is not None:
+            code = call.get("code") or (
+                code_to_run(call["reply"]) if call["name"].lower() == "expert python" else None
+            )
+            if code:
                 run = self.python.run(code)
-                call = call | {"reply": call["reply"].rstrip() + "\n\n" + report(run)}
+                said = call["reply"].rstrip()
+                call = call | {"reply": (said + "\n\n" if said else "") + report(run)}
                 steps.append({"round": state["round"], "kind": "python", **run.model_dump()})
             pending.append(call)
         return {"pending": pending, "steps": self._steps(state, *steps)}
@@ -202,13 +234,16 @@ def build_conductor_graph(
 ) -> Any:
     """The conductor loop as a compiled LangGraph graph (embeddable as a subgraph).
 
-    Its input is :func:`initial_state`; ``layer`` is a ModelLayer (roles ``conductor`` and
+    Its input is :func:`initial_state` (with ``structured`` as :func:`.uses_structure` says
+    for ``settings.structured``); ``layer`` is a ModelLayer (roles ``conductor`` and
     ``expert``). Model calls are metered to ``run_id``/``candidate_id``."""
     from langgraph.graph import END, START, StateGraph
 
+    settings = settings or ConductorSettings()
     nodes = _Conductor(
-        layer, settings or ConductorSettings(), prompts or PromptSet.default(), python,
+        layer, settings, prompts or PromptSet.default(), python,
         {"run_id": run_id, "candidate_id": candidate_id}, on_step,
+        uses_structure(layer, settings.structured),
     )  # fmt: skip
     graph = StateGraph(ConductorState)
     graph.add_node("conductor", nodes.conductor)
@@ -228,10 +263,16 @@ def build_conductor_graph(
 
 
 def initial_state(
-    question: str, *, settings: ConductorSettings, prompts: PromptSet, python: bool
+    question: str,
+    *,
+    settings: ConductorSettings,
+    prompts: PromptSet,
+    python: bool,
+    structured: bool = False,
 ) -> ConductorState:
-    """The input of the conductor graph for ``question``."""
-    system = prompts.render("meta", python=python, rounds=settings.rounds)
+    """The input of the conductor graph for ``question`` (``structured``: the meta prompt
+    describes JSON turns)."""
+    system = prompts.render("meta", python=python, rounds=settings.rounds, structured=structured)
     return {
         "messages": [{"role": "system", "content": system}],
         "steps": [{"round": 0, "kind": "message", "role": "system", "content": system}],
@@ -259,7 +300,10 @@ def solve(
         layer, settings=settings, prompts=prompts, python=python,
         run_id=run_id, candidate_id=candidate_id, on_step=on_step,
     )  # fmt: skip
-    state = initial_state(question, settings=settings, prompts=prompts, python=python is not None)
+    state = initial_state(
+        question, settings=settings, prompts=prompts, python=python is not None,
+        structured=uses_structure(layer, settings.structured),
+    )  # fmt: skip
     final = graph.invoke(state, {"recursion_limit": 5 * settings.rounds + 10})
     return ConductorResult(
         answer=final.get("answer"), messages=final["messages"], steps=final["steps"],

@@ -30,6 +30,10 @@ class ExpertCall(BaseModel):
 
     name: str = Field(description="The expert's full name, e.g. 'Expert Mathematician'.")
     instruction: str = Field(description="The text between the triple quotes, stripped.")
+    code: str | None = Field(
+        default=None,
+        description="Code the conductor gave Expert Python to run (structured turns only).",
+    )
 
     @property
     def is_python(self) -> bool:

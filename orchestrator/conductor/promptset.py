@@ -30,12 +30,17 @@ class PromptSet(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    meta: str = Field(description="The meta-expert's system instruction; vars: python, rounds.")
+    meta: str = Field(
+        description="The meta-expert's system instruction; vars: python, rounds, structured "
+        "(JSON turns; test it with `structured is defined`, older sets ignore it)."
+    )
     question: str = Field(description="The first user message; vars: question.")
     expert: str = Field(description="An expert's system line; vars: name.")
     python: str = Field(description="Expert Python's system line; vars: timeout_s.")
     feedback: str = Field(description="Follows the experts' outputs: decide and verify.")
-    reminder: str = Field(description="Sent after a turn with no expert call and no answer.")
+    reminder: str = Field(
+        description="Sent after a turn with no expert call and no answer; vars: structured."
+    )
     last_round: str = Field(description="Appended to the message of the last allowed round.")
     round_label: str = Field(description="Put before every message; vars: round.")
 

@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, Field
 
 from clade.archive.errors import CladeError
-from clade.orchestrator.evaluators.base import Evaluator, GradeResult, Task
+from clade.orchestrator.evaluators.base import Evaluator, Task, Verdict
 from clade.orchestrator.evaluators.generated import ANSWER
 
 from .graph import ConductorSettings, OnStep, solve
@@ -52,6 +52,12 @@ class ItemResult(BaseModel):
     calls: int = Field(default=0, description="Model calls.")
     tokens: int = Field(default=0, description="Tokens.")
     seconds: float = Field(default=0.0, description="Wall time.")
+    turns: int = Field(default=0, description="Conductor turns taken (direct solvers: 0).")
+    well_formed: int = Field(
+        default=0, description="Turns that held an expert call or a final answer."
+    )
+    experts: int = Field(default=0, description="Expert calls answered by a model.")
+    code_runs: int = Field(default=0, description="Expert Python code runs in the sandbox.")
 
 
 class Solver(Protocol):
@@ -65,7 +71,7 @@ class Solver(Protocol):
 class _NoGrader:
     """The generated benchmarks score text on the host and never call their grader."""
 
-    def run(self, files: Mapping[str, str], command: list[str], timeout: float) -> GradeResult:
+    def check(self, files: Mapping[str, str], tests: str, *, timeout: float) -> Verdict:
         raise RuntimeError("the generated benchmarks need no grader")
 
 
@@ -112,15 +118,15 @@ class DirectSolver:
 
 
 class ConductorSolver:
-    """``conductor``: meta-prompting, optionally with Expert Python."""
-
-    name = "conductor"
+    """``conductor``: meta-prompting, optionally with Expert Python (``name`` tells variants
+    apart in a comparison, e.g. structured turns on and off)."""
 
     def __init__(
         self, layer: Any, settings: ConductorSettings | None = None,
         prompts: PromptSet | None = None, python: PythonExpert | None = None,
-        on_step: OnStep | None = None,
+        on_step: OnStep | None = None, name: str = "conductor",
     ) -> None:  # fmt: skip
+        self.name: str = name
         self.layer, self.settings = layer, settings or ConductorSettings()
         self.prompts, self.python, self.on_step = prompts or PromptSet.default(), python, on_step
 
@@ -159,8 +165,12 @@ def run_item(evaluator: Evaluator, task: Task, solver: Solver) -> ItemResult:
         )  # fmt: skip
     outputs = {} if attempt.answer is None else {ANSWER: attempt.answer}
     score = evaluator.score(task, outputs, _NoGrader())
+    turns = [s["turn"] for s in attempt.steps if "turn" in s]
     return ItemResult(
         benchmark=evaluator.name, task_id=task.id, solver=solver.name, answer=attempt.answer,
         passed=score.passed, detail=score.detail, calls=attempt.calls, tokens=attempt.tokens,
-        seconds=time.perf_counter() - started,
+        seconds=time.perf_counter() - started, turns=len(turns),
+        well_formed=sum(bool(t["experts"] or t["answer"]) for t in turns),
+        experts=sum(s["kind"] == "expert" for s in attempt.steps),
+        code_runs=sum(s["kind"] == "python" for s in attempt.steps),
     )  # fmt: skip

@@ -4,13 +4,17 @@ Tasks are open-ended questions with a reference answer: by default HumanEval pro
 (the agent completes ``solution.py``; the reference is the canonical solution), or rows
 ``{id, question, reference}`` of a JSONL ``tasks_file`` (the agent writes ``answer.md``).
 The judge compares the two answers in both orders: 1.0 when the agent's answer wins both,
-0.5 when the orders disagree (or a verdict is invalid), 0.0 when the reference wins both.
-Nothing is executed, so the grader is not used.
+0.0 otherwise. A judge whose verdict follows the position (it says A whichever answer is
+first, as a tiny model does) gives no evidence, so an order-dependent verdict scores 0, not
+a half: otherwise any non-answer would earn 0.5. The agent's answer is bounded in size and
+verdict markers in it (``[[A]]``, ``[[B]]``) are defused before the judge sees it, so an
+answer cannot simply announce its own verdict. Nothing is executed, so the grader is not used.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Mapping
 from functools import cache
@@ -28,6 +32,9 @@ if TYPE_CHECKING:
 
 ANSWER = "answer.md"
 SOLUTION = "solution.py"
+#: The longest answer the judge reads; a longer one scores 0.
+MAX_ANSWER_CHARS = 20_000
+_MARKER = re.compile(r"\[\[\s*([AB])\s*\]\]")
 
 
 class TaskRow(BaseModel):
@@ -140,18 +147,15 @@ class JudgeEvaluator:
         answer = outputs.get(name)
         if not answer or not answer.strip():
             return Score(score=0.0, passed=False, detail=f"{name} is missing or empty")
+        if len(answer) > MAX_ANSWER_CHARS:
+            return Score(score=0.0, passed=False, detail=f"{name} is over {MAX_ANSWER_CHARS} characters")  # fmt: skip
+        answer = _MARKER.sub(r"[\1]", answer)  # a verdict written into the answer is just text
         with self._lock:  # a learning judge's M and buffer are not shared across threads
             judge = self._judge_of()
             first = judge.judge(task.id, row.question, answer, row.reference).verdict
             second = judge.judge(task.id, row.question, row.reference, answer).verdict
-        wins = int(first == "A") + int(second == "B")
-        losses = int(first == "B") + int(second == "A")
-        detail = _detail(first, second)
-        if wins == 2:
-            return Score(score=1.0, passed=True, detail=detail)
-        if losses == 2:
-            return Score(score=0.0, passed=False, detail=detail)
-        return Score(score=0.5, passed=False, detail=detail)
+        won = first == "A" and second == "B"
+        return Score(score=1.0 if won else 0.0, passed=won, detail=_detail(first, second))
 
 
 def _detail(first: Any, second: Any) -> str:
@@ -160,4 +164,4 @@ def _detail(first: Any, second: Any) -> str:
         return f"the judge preferred the agent's answer in both orders {said}"
     if first == "B" and second == "A":
         return f"the judge preferred the reference in both orders {said}"
-    return f"the two orders disagree or a verdict was invalid {said}"
+    return f"the two orders disagree or a verdict was invalid: no evidence, scored 0 {said}"

@@ -7,9 +7,17 @@ Feedback is buffered; every ``batch`` records, a ``meta_update`` call rewrites M
 update shorter than ``floor_chars`` is rejected; one longer than ``ceiling_chars`` is
 summarised (and rejected if the summary still is). No label ever reaches a prompt: the
 judge never receives one.
+
+With a :class:`~.drift.GoldScorer`, the seed and every update are scored on the gold set
+before they are saved (the agreement is the version's ``score``; the report goes to the
+store), and with ``gold_tolerance`` an update whose gold agreement is lower than the
+current M's by more than the tolerance is refused (:mod:`.guard`). Gold pairs are scored by
+a frozen copy of the judge: they never produce feedback, so they never reach an update of M.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,8 +25,12 @@ from clade import prompts
 
 from .caller import Caller, CallStep
 from .feedback import Feedback, clean_text, parse_feedback
+from .guard import GoldWatch, agreement
 from .store import MetaPromptStore
-from .verdict import Decision, parse_verdict
+from .verdict import Decision, Verdict, parse_verdict
+
+if TYPE_CHECKING:
+    from .drift import GoldReport, GoldScorer
 
 FALLBACK_RUBRIC = (
     "1. Check that each answer does what the question asks, including edge cases.\n"
@@ -43,6 +55,13 @@ class LWEConfig(BaseModel):
     judge_tokens: int = Field(default=64, ge=1, description="max_tokens of the judge call.")
     feedback_tokens: int = Field(default=96, ge=1, description="max_tokens of the feedback call.")
     update_tokens: int = Field(default=320, ge=1, description="max_tokens of an update of M.")
+    gold_tolerance: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Refuse an update of M whose agreement with the gold set is lower than the "
+        "current M's by more than this (needs a gold scorer); None: never refuse.",
+    )
 
 
 class UpdateResult(BaseModel):
@@ -64,42 +83,40 @@ class LWEJudge:
         config: LWEConfig | None = None,
         *,
         resume: bool = False,
+        gold: GoldScorer | None = None,
     ) -> None:
         self.caller = caller
         self.store = store
         self.config = config or LWEConfig()
+        self.watch = GoldWatch(gold, store, self.config.gold_tolerance)
         self.buffer: list[Feedback] = []
         self.updates: list[UpdateResult] = []
         latest = store.latest() if resume else None
         if latest is None:
             latest = prompts.render("judge_meta_seed").strip()
-            store.save(latest, reason="seed", cases=[])
+            report = self.watch.score(latest, "seed")
+            version = store.save(latest, reason="seed", cases=[], score=agreement(report))
+            self.watch.keep(report, version=version, accepted=None)
+        else:
+            self.watch.keep(self.watch.score(latest, "resumed"), version=None, accepted=None)
         self.meta_prompt = latest
+
+    @property
+    def gold_reports(self) -> list[GoldReport]:
+        """Gold reports of every version of M and every refused proposal (with a scorer)."""
+        return self.watch.reports
 
     def evaluate(self, item: str, question: str, answer_a: str, answer_b: str) -> Decision:
         """Rubric, verdict and feedback for one presentation; M is not changed here."""
         before = self.caller.snapshot()
         cfg = self.config
         sources = [question, answer_a, answer_b]
-        rubric_step = self.caller(
-            "judge_rubric",
-            role="judge",
-            max_tokens=cfg.rubric_tokens,
-            meta_prompt=self.meta_prompt,
-            question=question,
+        rubric, rubric_step = write_rubric(
+            self.caller, self.meta_prompt, question, answer_a, answer_b, cfg.rubric_tokens
         )
-        rubric = clean_text(rubric_step.output, sources) or FALLBACK_RUBRIC
-        judge_step = self.caller(
-            "judge_lwe",
-            role="judge",
-            max_tokens=cfg.judge_tokens,
-            verdict=True,
-            rubric=rubric,
-            question=question,
-            answer_a=answer_a,
-            answer_b=answer_b,
+        verdict, judge_step = apply_rubric(
+            self.caller, rubric, question, answer_a, answer_b, cfg.judge_tokens
         )
-        verdict = parse_verdict(judge_step.output)
         feedback_step = self.caller(
             "judge_feedback",
             role="judge",
@@ -177,11 +194,23 @@ class LWEJudge:
                 length=len(proposed),
             )
         else:
-            self.meta_prompt = proposed
-            self.store.save(proposed, reason=reason, cases=[r.model_dump() for r in records])
-            result = UpdateResult(
-                accepted=True, reason=reason, records=len(records), length=len(proposed)
-            )
+            report = self.watch.score(proposed, "proposal")
+            refusal = self.watch.refusal(report)
+            if refusal:
+                result = UpdateResult(
+                    accepted=False, reason=refusal, records=len(records), length=len(proposed)
+                )
+                self.watch.keep(report, version=None, accepted=False, reason=refusal)
+            else:
+                self.meta_prompt = proposed
+                version = self.store.save(
+                    proposed, reason=reason, cases=[r.model_dump() for r in records],
+                    score=agreement(report),
+                )  # fmt: skip
+                self.watch.keep(report, version=version, accepted=True, label=reason)
+                result = UpdateResult(
+                    accepted=True, reason=reason, records=len(records), length=len(proposed)
+                )
         self.updates.append(result)
         return result
 
@@ -194,6 +223,29 @@ class LWEJudge:
             limit=self.config.ceiling_chars,
         )
         return clean_text(step.output, [])
+
+
+def write_rubric(
+    caller: Caller, meta_prompt: str, question: str, answer_a: str, answer_b: str, tokens: int
+) -> tuple[str, CallStep]:
+    """The rubric M writes for ``question`` (cleaned of verdicts and copied lines; the
+    fallback rubric when nothing is left). The answers only serve the cleaning, so the
+    rubric is the same in both presentation orders."""
+    step = caller(
+        "judge_rubric", role="judge", max_tokens=tokens, meta_prompt=meta_prompt, question=question
+    )
+    return clean_text(step.output, [question, answer_a, answer_b]) or FALLBACK_RUBRIC, step
+
+
+def apply_rubric(
+    caller: Caller, rubric: str, question: str, answer_a: str, answer_b: str, tokens: int
+) -> tuple[Verdict | None, CallStep]:
+    """The judge's verdict on one presentation under ``rubric``."""
+    step = caller(
+        "judge_lwe", role="judge", max_tokens=tokens, verdict=True, rubric=rubric,
+        question=question, answer_a=answer_a, answer_b=answer_b,
+    )  # fmt: skip
+    return parse_verdict(step.output), step
 
 
 def _charge(

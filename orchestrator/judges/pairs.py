@@ -52,9 +52,15 @@ def _passes_docker(programs: list[str]) -> list[bool]:
     from clade.orchestrator.config import settings
     from clade.sandbox import DockerSandbox, SandboxConfig
     from clade.sandbox.batch import run_batch
+    from clade.sandbox.images import build_agent_image
 
+    # The agent image: the sandbox runs its clean-up with programs only that image has.
     config = SandboxConfig(
-        image=settings().base_image, slots=2, memory_mb=512, cpus=1.0, run_id="judge-pairs"
+        image=build_agent_image(settings().base_image).tag,
+        slots=2,
+        memory_mb=512,
+        cpus=1.0,
+        run_id="judge-pairs",
     )
     files = {f"p{i}.py": text.encode() for i, text in enumerate(programs)}
     with DockerSandbox(config) as sandbox:

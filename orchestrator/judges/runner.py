@@ -18,7 +18,7 @@ it emitted; a pair shown in both orders costs twice that.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -28,6 +28,9 @@ from .selective import SelectiveJudge
 from .store import MetaPromptStore
 from .vanilla import VanillaJudge
 from .verdict import Decision, Pair, Path, Verdict, flip
+
+if TYPE_CHECKING:
+    from .drift import GoldScorer
 
 Method = Literal["vanilla", "lwe", "selective"]
 METHODS: tuple[Method, ...] = ("vanilla", "lwe", "selective")
@@ -48,11 +51,24 @@ def build_judge(
     *,
     config: LWEConfig | None = None,
     resume: bool = False,
+    gold: GoldScorer | None = None,
 ) -> Judge:
-    """A judge of ``method``; LWE and selective keep M in ``store`` (resuming its latest)."""
+    """A judge of ``method``; LWE and selective keep M in ``store`` (resuming its latest).
+
+    With ``gold`` (a scorer of the same method) every version of M is scored on the gold set
+    and its report kept in ``store``; the vanilla judge, which has no M, is scored once."""
+    if gold is not None and gold.method != method:
+        from clade.archive.errors import ConfigError
+
+        raise ConfigError(
+            f"a {method} judge cannot be scored by a {gold.method} gold scorer",
+            hint="build the GoldScorer with the judge's method",
+        )
     if method == "vanilla":
+        if gold is not None:
+            store.record_gold(gold.score(None, label="vanilla"))
         return VanillaJudge(caller)
-    lwe = LWEJudge(caller, store, config, resume=resume)
+    lwe = LWEJudge(caller, store, config, resume=resume, gold=gold)
     return lwe if method == "lwe" else SelectiveJudge(VanillaJudge(caller), lwe)
 
 

@@ -45,9 +45,11 @@ def make_layer():
     from clade.orchestrator.models.scripted import register_script
     from clade.orchestrator.models.spec import ModelsConfig, ModelSpec, RetryPolicy
 
-    def make(conductor: Scripted, expert: Scripted | None = None) -> Any:
+    def make(conductor: Scripted, expert: Scripted | None = None, *, grammar: bool = False) -> Any:
+        """``grammar``: the conductor's model claims to decode under a JSON-schema grammar."""
         tag = uuid.uuid4().hex[:8]
-        roles = {"conductor": ModelSpec(model=register_script(f"conductor-{tag}", conductor))}
+        name = register_script(f"conductor-{tag}", conductor, grammar=grammar)
+        roles = {"conductor": ModelSpec(model=name)}
         if expert is not None:
             roles["expert"] = ModelSpec(model=register_script(f"expert-{tag}", expert))
         config = ModelsConfig(roles=roles, retry=RetryPolicy(max_retries=0))  # type: ignore[arg-type]

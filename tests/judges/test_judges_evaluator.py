@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from clade.orchestrator.evaluators.base import Evaluator, GradeResult, Task
+from clade.orchestrator.evaluators.base import Evaluator, Task, Verdict
 from clade.orchestrator.judges.evaluator import JudgeEvaluator
 
 
 class _NoGrader:
-    def run(self, files, command, timeout):  # pragma: no cover - must never be called
+    def check(self, files, tests, *, timeout):  # pragma: no cover - must never be called
         raise AssertionError("the judge evaluator runs nothing")
 
 
@@ -52,11 +52,12 @@ def test_scores_in_both_orders(tmp_path, scripted_name, fake, new_fake):
     biased.vanilla = "biased"
     split = _evaluator(tmp_path, scripted_name, biased, method="selective")
     half = split.score(task, {"answer.md": "mine"}, _NoGrader())
-    assert (half.score, half.passed) == (0.5, False)  # selective's LWE path says A both times
+    # selective's LWE path says A both times: a position-bound verdict is no evidence
+    assert (half.score, half.passed) == (0.0, False) and "no evidence" in half.detail
     lost = _evaluator(tmp_path, scripted_name, new_fake(), reference="GOOD")
     beaten = lost.score(task, {"answer.md": "weak"}, _NoGrader())
     assert beaten.score == 0.0 and "reference in both" in beaten.detail
-    assert GradeResult(exit_code=0, output="")  # the protocol types stay importable
+    assert Verdict(tests_run=1).passed  # the protocol types stay importable
 
 
 def test_default_tasks_are_humaneval_problems():
