@@ -10,6 +10,7 @@ file that is renamed into place, so a reader never sees half a blob; reads check
 from __future__ import annotations
 
 import difflib
+import errno
 import gzip
 import hashlib
 import io
@@ -20,7 +21,7 @@ import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
-from clade.archive.errors import ArchiveError, CorruptBlobError, MissingBlobError
+from clade.archive.errors import ArchiveError, CorruptBlobError, DiskFullError, MissingBlobError
 
 DEFAULT_IGNORE = ("__pycache__", ".git", ".pytest_cache", ".mypy_cache")
 IGNORED_SUFFIXES = (".pyc", ".pyo")
@@ -98,6 +99,17 @@ def unified_diff(old: dict[str, bytes], new: dict[str, bytes], a: str = "a", b: 
     return "".join(chunks)
 
 
+def _write_error(exc: OSError, root: Path) -> Exception:
+    """A blob that could not be written: a full disk is its own error (the run stops)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFullError(
+            f"no space left for the blob store at {root}",
+            hint="free disk space; nothing half-written was kept; "
+            "then resume with `clade run --resume RUN`",
+        )
+    return ArchiveError(f"cannot write a blob under {root}: {exc.strerror}", hint=str(root))
+
+
 class BlobStore:
     """Blobs under one folder, named by the sha256 of their uncompressed content."""
 
@@ -113,14 +125,19 @@ class BlobStore:
         target = self.path(digest, kind)
         if target.exists():
             return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        except OSError as exc:
+            raise _write_error(exc, self.root) from exc
         try:
             with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
                 gz.write(data)
             os.replace(tmp, target)
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise _write_error(exc, self.root) from exc
             raise
         return digest
 

@@ -40,7 +40,11 @@ class CallsMixin:
         cached: bool = False,
         created_at: datetime | None = None,
     ) -> int:
-        """Record one model call; returns its row id."""
+        """Record one model call; returns its row id (0 when the run is stopping: the
+        step that made the call is cut short and runs again on resume, so its calls are
+        not kept, and metering never fails a call)."""
+        if getattr(self, "_stopped", None) is not None:
+            return 0
         call = ModelCall(
             run_id=run_id, candidate_id=candidate_id, role=role, model=model,
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost_usd=cost_usd,

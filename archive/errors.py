@@ -54,3 +54,25 @@ class NewerSchemaError(ArchiveError):
 
 class ImportFormatError(ArchiveError):
     """A JSON-lines export is malformed or fails validation."""
+
+
+class InfrastructureError(CladeError):
+    """The machine failed a step (a database, a disk, an engine, a stop signal), not the
+    candidate: such a failure is never recorded as a verdict on the candidate. The step
+    stops the run (to be resumed) or is retried once the part answers again."""
+
+
+class ArchiveUnavailable(ArchiveError, InfrastructureError):
+    """The archive's database did not answer (locked, restarting, unreachable) in time."""
+
+
+class DiskFullError(ArchiveError, InfrastructureError):
+    """No space is left where the archive writes (database, blobs, checkpoints)."""
+
+
+class RunStopped(ArchiveError, InfrastructureError):
+    """The run is stopping (a signal): the archive takes no more writes from it."""
+
+
+class RunLocked(ArchiveError):
+    """Another live process is working on this run."""

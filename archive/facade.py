@@ -14,10 +14,16 @@ from typing import TYPE_CHECKING, Any
 from clade.archive.blobs import BlobStore, unified_diff
 from clade.archive.calls import CallsMixin
 from clade.archive.db import READ_ONLY, make_engine, upgrade
-from clade.archive.errors import ArchiveError, MissingBlobError, UnknownIdError
+from clade.archive.errors import (
+    ArchiveError,
+    MissingBlobError,
+    RunStopped,
+    UnknownIdError,
+)
 from clade.archive.ids import new_id
 from clade.archive.progress import ProgressMixin
 from clade.archive.queries import QueryMixin, iter_chunks
+from clade.archive.retry import archive_failure, retry_transient
 from clade.archive.selection import SelectionMixin
 from clade.archive.tables import (
     Candidate,
@@ -29,8 +35,12 @@ from clade.archive.tables import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy.engine import Connection
     from sqlmodel import Session
+
+    from clade.archive.lock import RunLock
 
 _REFRESH_DELETE = "DELETE FROM candidate_score WHERE candidate_id IN ({ids})"
 _REFRESH_INSERT = """
@@ -48,14 +58,34 @@ def _placeholders(ids: list[str]) -> tuple[str, dict[str, str]]:
 class Archive(QueryMixin, SelectionMixin, CallsMixin, ProgressMixin):
     """A run archive: a database at `url` and candidate trees and logs under `blob_dir`."""
 
-    def __init__(self, url: str, blob_dir: Path | str) -> None:
+    def __init__(self, url: str, blob_dir: Path | str, *, wait_s: float = 300.0) -> None:
         self.url = url
+        #: How long a transaction waits for a database that is locked or restarting.
+        self.wait_s = wait_s
         self.engine = make_engine(url)
         upgrade(self.engine)
         self.blobs = BlobStore(Path(blob_dir))
+        self._stopped: str | None = None
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def lock_run(self, run_id: str, on_lost: Callable[[str], None] | None = None) -> RunLock:
+        """A lock on ``run_id`` held by this process (use it as a context manager);
+        :class:`~clade.archive.errors.RunLocked` when a live process holds it."""
+        from clade.archive.lock import RunLock
+
+        return RunLock(self.engine, self.url, run_id, on_lost)
+
+    def stop_writes(self, reason: str) -> None:
+        """Refuse every later write with :class:`RunStopped`: work still in flight after a
+        stop signal cannot record half-finished results (it runs again on resume)."""
+        self._stopped = reason
+
+    @property
+    def stopping(self) -> bool:
+        """Whether :meth:`stop_writes` was called (the run is stopping)."""
+        return self._stopped is not None
 
     def __enter__(self) -> Archive:
         return self
@@ -67,8 +97,21 @@ class Archive(QueryMixin, SelectionMixin, CallsMixin, ProgressMixin):
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         """A connection in a read transaction (deferred BEGIN: never waits for writers)."""
-        with self.engine.connect().execution_options(**READ_ONLY) as conn, conn.begin():
-            yield conn
+        conn = retry_transient(self._begin_read, self.wait_s, self.url)
+        with archive_failure(self.url), conn:
+            transaction = conn.get_transaction()
+            assert transaction is not None
+            with transaction:
+                yield conn
+
+    def _begin_read(self) -> Connection:
+        conn = self.engine.connect().execution_options(**READ_ONLY)
+        try:
+            conn.begin()
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     @contextmanager
     def _read_session(self) -> Iterator[Session]:
@@ -80,13 +123,25 @@ class Archive(QueryMixin, SelectionMixin, CallsMixin, ProgressMixin):
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
-        """A session in one write transaction; a refused write leaves nothing behind."""
-        from sqlalchemy.exc import IntegrityError
-        from sqlmodel import Session
+        """A session in one write transaction; a refused write leaves nothing behind.
 
+        Connecting and BEGIN wait up to ``wait_s`` for a database that is locked or
+        restarting (nothing has been sent yet, so that is safe to repeat); a failure
+        after that is one :class:`ArchiveUnavailable` (or :class:`DiskFullError`)."""
+        from sqlalchemy.exc import IntegrityError
+
+        if self._stopped is not None:
+            raise RunStopped(
+                f"the run is stopping ({self._stopped}); nothing more is recorded",
+                hint="resume it with `clade run --resume RUN`",
+            )
+        session = retry_transient(self._begin_write, self.wait_s, self.url)
         try:
-            with Session(self.engine, expire_on_commit=False) as session, session.begin():
-                yield session
+            with archive_failure(self.url), session:
+                transaction = session.get_transaction()
+                assert transaction is not None
+                with transaction:
+                    yield session
         except IntegrityError as exc:
             reason = str(exc.orig).strip().splitlines()[0]
             raise ArchiveError(
@@ -94,6 +149,18 @@ class Archive(QueryMixin, SelectionMixin, CallsMixin, ProgressMixin):
                 hint="a row refers to a run or candidate that is not in the archive, "
                 "or repeats a unique key",
             ) from exc
+
+    def _begin_write(self) -> Session:
+        from sqlmodel import Session
+
+        session = Session(self.engine, expire_on_commit=False)
+        try:
+            session.begin()
+            session.connection()  # connect and BEGIN (IMMEDIATE on SQLite) now
+        except BaseException:
+            session.close()
+            raise
+        return session
 
     def _refresh_scores(self, session: Session, candidate_ids: Iterable[str]) -> None:
         from sqlalchemy import text
@@ -118,6 +185,14 @@ class Archive(QueryMixin, SelectionMixin, CallsMixin, ProgressMixin):
             if run is None:
                 raise UnknownIdError(f"no run with id {run_id!r}")
             run.status, run.finished_at = status, utcnow()
+
+    def set_run_config(self, run_id: str, config: Mapping[str, Any]) -> None:
+        """Replace a run's stored config (an option turned on at resume, e.g. approval)."""
+        with self._write() as session:
+            run = session.get(Run, run_id)
+            if run is None:
+                raise UnknownIdError(f"no run with id {run_id!r}")
+            run.config = dict(config)
 
     def get_run(self, run_id: str) -> Run:
         with self._read_session() as session:

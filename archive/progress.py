@@ -22,8 +22,17 @@ class TaskResult(NamedTuple):
     log_hash: str | None
 
 
+class AttemptRow(NamedTuple):
+    candidate_id: str
+    task_id: str
+    attempt: int
+    score: float
+    passed: bool
+    log_hash: str | None
+
+
 class ProgressMixin:
-    """``find_candidate``, ``task_results`` and ``run_usage``."""
+    """``find_candidate``, ``task_results``, ``attempt_rows`` and ``run_usage``."""
 
     def _read(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError
@@ -56,6 +65,28 @@ class ProgressMixin:
         with self._read() as conn:
             rows = conn.execute(query, {"c": candidate_id, "e": evaluator, "s": split})
             return {r.task_id: TaskResult(float(r.score), bool(r.passed), r.log_hash) for r in rows}
+
+    def attempt_rows(
+        self, run_id: str, evaluator: str, split: str, *, passed_only: bool = False
+    ) -> list[AttemptRow]:
+        """Every recorded attempt (all attempt numbers) of the run's candidates on one
+        evaluator and split, ordered by candidate, task and attempt."""
+        from sqlalchemy import text
+
+        query = text(
+            "SELECT e.candidate_id, e.task_id, e.attempt, e.score, e.passed, e.log_hash "
+            "FROM evaluation e JOIN candidate c ON c.id = e.candidate_id "
+            "WHERE c.run_id = :r AND e.evaluator = :e AND e.split = :s"
+            + (" AND e.passed" if passed_only else "")
+            + " ORDER BY e.candidate_id, e.task_id, e.attempt"
+        )
+        with self._read() as conn:
+            rows = conn.execute(query, {"r": run_id, "e": evaluator, "s": split})
+            return [
+                AttemptRow(r.candidate_id, r.task_id, int(r.attempt), float(r.score),
+                           bool(r.passed), r.log_hash)
+                for r in rows
+            ]  # fmt: skip
 
     def run_usage(self, run_id: str) -> tuple[int, float]:
         """(tokens, dollars) of every model call metered to ``run_id``."""

@@ -51,19 +51,38 @@ class SelectionMixin:
         )  # fmt: skip
 
     def selection_inputs(self, run_id: str, evaluator: str | None = None) -> list[SelectionInput]:
-        """Mean score and children count of every admitted, evaluated candidate of a run."""
+        """Mean score and children count of every admitted, evaluated candidate of a run.
+
+        Ordered by generation and then by key (``seed``, ``g1c0``, ``g1c1``, ...; the id for a
+        candidate without one), never by id alone: ids are random within a millisecond, so
+        two runs with the same seed would meet equal candidates in different orders and
+        break ties (same score, same children) differently."""
         query = """
         SELECT c.id, c.generation, sum(s.score_sum) / sum(s.n) AS score,
-               coalesce(k.n, 0) AS children
+               coalesce(k.n, 0) AS children, {key} AS key
         FROM candidate c JOIN candidate_score s ON s.candidate_id = c.id {ev}
         LEFT JOIN (SELECT parent_id, count(*) AS n FROM candidate
                    WHERE run_id = :run AND parent_id IS NOT NULL GROUP BY parent_id) k
                ON k.parent_id = c.id
         WHERE c.run_id = :run AND c.status = 'admitted'
-        GROUP BY c.id, c.generation, k.n ORDER BY c.id"""
+        GROUP BY c.id, c.generation, k.n ORDER BY c.generation, c.id"""
         with self._read() as conn:
+            key = (
+                "max(c.meta ->> 'key')"
+                if conn.dialect.name == "postgresql"
+                else "max(json_extract(c.meta, '$.key'))"
+            )
             result = conn.execute(
-                sql_text(query.format(ev="AND s.evaluator = :ev" if evaluator else "")),
+                sql_text(query.format(ev="AND s.evaluator = :ev" if evaluator else "", key=key)),
                 {"run": run_id, "ev": evaluator},
             )
-            return [SelectionInput(*row) for row in result]
+            rows = [SelectionInput(row[0], row[1], row[2], row[3], row[4] or "") for row in result]
+        return sorted(rows, key=_key_order)
+
+
+def _key_order(row: SelectionInput) -> tuple[int, int, int, str]:
+    """Generation, then the child's index in its generation (``g3c10`` after ``g3c9``)."""
+    head, sep, index = row.key.rpartition("c")
+    if sep and head.startswith("g") and index.isdigit():
+        return (row.generation, 0, int(index), row.candidate_id)
+    return (row.generation, 1 if row.key != "seed" else 0, 0, row.key or row.candidate_id)

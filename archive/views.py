@@ -127,13 +127,14 @@ class CladeStats(BaseModel):
 
 @dataclass(slots=True)
 class SelectionInput:
-    """What a parent-selection policy needs about one admitted candidate: its mean score
-    and how many children it already has."""
+    """What a parent-selection policy needs about one admitted candidate: its mean score,
+    how many children it already has, and its key in the run (``seed``, ``g1c0``, ...)."""
 
     candidate_id: str
     generation: int
     score: float
     children: int
+    key: str = ""
 
 
 @dataclass(slots=True)

@@ -1,4 +1,9 @@
-"""`clade run`: start or resume a Darwin-Gödel self-improvement run."""
+"""`clade run`: start or resume a Darwin-Gödel self-improvement run.
+
+One process works on a run at a time: the run's lock (``Archive.lock_run``) is held from
+the start (or the resume) to the end, and a second ``clade run --resume`` on it is refused
+with one line. SIGINT and SIGTERM stop the run within seconds (see ``stopping.py``).
+"""
 
 from __future__ import annotations
 
@@ -30,7 +35,9 @@ def run(
     approve: Annotated[
         bool,
         typer.Option(
-            "--approve", help="Show each child's diff and wait for a yes before evaluating it."
+            "--approve",
+            help="Show each child's diff and wait for a yes before evaluating it (kept with "
+            "the run: a resumed run asks too).",
         ),
     ] = False,
 ) -> None:
@@ -43,11 +50,16 @@ def run(
     from rich.console import Console
 
     from clade.archive.errors import ConfigError
-    from clade.orchestrator.dgm.config import RunConfig, load_config
-    from clade.orchestrator.dgm.launch import execute, open_archive
-    from clade.orchestrator.dgm.report import Progress, summary
+    from clade.orchestrator.dgm.config import load_config
+    from clade.orchestrator.dgm.launch import open_archive
 
     console = Console()
+    console.soft_wrap = not console.is_terminal  # a log gets whole lines, never folded ones
+    if resume is not None and not resume.strip():
+        raise ConfigError(
+            "--resume needs a run id, and got an empty one",
+            hint="list runs with `clade archive runs`; leave --resume out to start a new run",
+        )
     if resume and (config is not None or set_):
         raise ConfigError(
             "--resume continues a run with the config it started with", hint="drop CONFIG and --set"
@@ -58,31 +70,71 @@ def run(
     archive = open_archive()
     if resume:
         run_id = archive.resolve_id(resume, table="run")
-        record = archive.get_run(run_id)
-        if record.status == "finished":
-            console.print(f"run {run_id} has already finished")
-            summary(console, archive, run_id, RunConfig.model_validate(record.config))
-            return
-        run_config = RunConfig.model_validate(record.config)
-        console.print(f"resuming run [bold]{run_id}[/]")
     else:
         assert new_config is not None
-        run_config = new_config
+        if approve:
+            new_config = new_config.model_copy(update={"approve": True})
         run_id = archive.create_run(
-            name=name or run_config.name, kind="dgm", config=run_config.model_dump(mode="json")
+            name=name or new_config.name, kind="dgm", config=new_config.model_dump(mode="json")
         ).id
-        console.print(
-            f"run [bold]{run_id}[/] started (resume it with `clade run --resume {run_id}`)"
-        )
-    with Progress(console, archive, run_id, run_config) as progress:
-        try:
-            execute(
-                archive, run_config, run_id, resume=bool(resume), emit=progress.emit,
-                approve=progress.ask_approval if approve else None,
-            )  # fmt: skip
-        except KeyboardInterrupt:
-            console.print(f"\ninterrupted: resume with `clade run --resume {run_id}`")
-            raise typer.Exit(130) from None
+    _work_on(console, archive, run_id, resumed=bool(resume), approve=approve)
+
+
+def _work_on(console: Any, archive: Any, run_id: str, *, resumed: bool, approve: bool) -> None:
+    """Hold the run's lock and its signal handlers while the run works."""
+    from clade.archive.errors import CladeError
+    from clade.orchestrator.dgm.config import RunConfig
+    from clade.orchestrator.dgm.launch import execute
+    from clade.orchestrator.dgm.report import Progress, summary
+
+    from .stopping import RunStopper
+
+    stopper = RunStopper(archive, run_id)
+
+    def lost(why: str) -> None:  # PostgreSQL only: another process took the run meanwhile
+        stopper.stop_from_thread(f"the run lock was lost: {why}")
+
+    try:
+        with archive.lock_run(run_id, on_lost=lost), stopper:
+            record = archive.get_run(run_id)
+            run_config = RunConfig.model_validate(record.config)
+            if resumed and record.status == "finished":
+                console.print(f"run {run_id} has already finished")
+                summary(console, archive, run_id, run_config)
+                return
+            if approve and not run_config.approve:  # turned on at resume: keep it from now on
+                run_config = run_config.model_copy(update={"approve": True})
+                archive.set_run_config(run_id, run_config.model_dump(mode="json"))
+            if resumed:
+                console.print(f"resuming run [bold]{run_id}[/]")
+            else:
+                console.print(
+                    f"run [bold]{run_id}[/] started (resume it with `clade run --resume {run_id}`)"
+                )
+            with Progress(console, archive, run_id, run_config) as progress:
+                execute(
+                    archive, run_config, run_id, resume=resumed, emit=progress.emit,
+                    approve=progress.ask_approval if run_config.approve else None,
+                )  # fmt: skip
+    except (KeyboardInterrupt, SystemExit):
+        if not stopper.stopped:
+            raise
+        stopper.finish()
+        raise typer.Exit(stopper.exit_code) from None
+    except CladeError as exc:
+        if not stopper.stopped:
+            if exc.hint:  # name this run in "resume with `clade run --resume RUN`"
+                exc.hint = exc.hint.replace("--resume RUN`", f"--resume {run_id}`")
+            raise
+        stopper.finish()
+        raise typer.Exit(stopper.exit_code) from None
+    except Exception:
+        if not stopper.stopped:
+            raise
+        # Work in flight that the stop cut short fails in its own ways (a refused write, a
+        # container gone); the stop is what happened.
+        stopper.finish()
+        raise typer.Exit(stopper.exit_code) from None
     summary(console, archive, run_id, run_config)
 
 

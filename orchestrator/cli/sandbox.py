@@ -33,16 +33,21 @@ def build(
 def prune(
     dry_run: Annotated[bool, typer.Option(help="Only list what would be removed.")] = False,
 ) -> None:
-    """Remove sandbox containers whose owning process is gone; nothing else."""
+    """Remove what dead Clade processes left: sandbox containers and model socket folders."""
     from clade.sandbox.docker_backend import docker_client
     from clade.sandbox.owner import prune as prune_containers
+    from clade.sandbox.sockets import prune_socket_dirs
 
+    verb = "would remove" if dry_run else "removed"
+    folders = prune_socket_dirs(dry_run=dry_run)
+    typer.echo(f"{verb} {len(folders)} socket folder(s) of dead runs")
+    for folder in folders:
+        typer.echo(f"  {folder}")
     client = docker_client()
     try:
         report = prune_containers(client, dry_run=dry_run)
     finally:
         client.close()
-    verb = "would remove" if dry_run else "removed"
     typer.echo(f"{verb} {len(report.removed)} container(s) of dead runs")
     for name in report.removed:
         typer.echo(f"  {name}")

@@ -1,5 +1,8 @@
 """`clade serve`: the web dashboard of the archive (runs, lineage trees, candidates, judges).
 
+Before any run, there is no archive yet: the dashboard then serves a page that says how to
+start one, and opens the archive as soon as a run has made it (it never creates one).
+
 Read-only and bound to loopback by default. A host that is not loopback is refused unless
 ``--allow-remote`` is given, and then a warning says that anyone who can reach the port can
 read every run. Starlette and uvicorn are imported inside the command.
@@ -8,7 +11,8 @@ read every run. Starlette and uvicorn are imported inside the command.
 from __future__ import annotations
 
 import ipaddress
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -54,7 +58,7 @@ def serve(
         )
     import uvicorn
 
-    from clade.orchestrator.dashboard.app import create_app
+    from clade.orchestrator.dashboard.app import START_COMMAND, create_app
 
     if not loopback:
         typer.secho(
@@ -64,15 +68,39 @@ def serve(
             fg=typer.colors.YELLOW,
             bold=True,
         )
-    archive = open_archive_at(db, blobs)
+    missing = _missing_sqlite(db)
+    opened: list[Any] = []
+
+    def opener() -> Any:
+        """The archive once a run has made it (the dashboard never creates it)."""
+        if missing is not None and not missing.exists():
+            return None
+        opened.append(open_archive_at(db, blobs))
+        return opened[-1]
+
+    archive = opener()
     allowed = None if not loopback else [*LOOPBACK_NAMES, host]
-    app = create_app(archive, read_only=True, allowed_hosts=allowed, poll_interval_s=poll)
+    app = create_app(
+        archive, read_only=True, allowed_hosts=allowed, poll_interval_s=poll,
+        opener=opener, where=str(missing),
+    )  # fmt: skip
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"clade dashboard on http://{shown}:{port}/  (read-only; Ctrl-C stops it)")
+    if archive is None:
+        typer.echo(f"no archive at {missing} yet: start a run with `{START_COMMAND}`")
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
-        archive.close()
+        for each in opened:
+            each.close()
+
+
+def _missing_sqlite(db: str | None) -> Path | None:
+    """The SQLite file the archive will be in, when it is SQLite (else None)."""
+    from clade.orchestrator.config import settings
+
+    url = db or settings().archive_url
+    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
 
 
 def register(app: typer.Typer) -> None:

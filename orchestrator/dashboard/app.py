@@ -9,6 +9,7 @@ serve`` on loopback) turns away requests for other host names (DNS rebinding).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from clade.archive.facade import Archive
 
 HERE = Path(__file__).resolve().parent
+#: What the dashboard of an empty archive tells its reader to run.
+START_COMMAND = "clade run examples/run.yaml"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SECURITY_HEADERS = [
     (
@@ -77,6 +80,43 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+class PendingArchiveMiddleware:
+    """While there is no archive yet (``clade serve`` before the first run), every page
+    says how to start a run; once a run has made the archive, it is opened and served."""
+
+    def __init__(self, app: ASGIApp, opener: Callable[[], Archive | None], where: str) -> None:
+        self.app, self.opener, self.where = app, opener, where
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = scope["app"].state if "app" in scope else None
+        if scope["type"] == "http" and state is not None and state.archive is None:
+            state.archive = self.opener()
+            if state.archive is None and not scope["path"].startswith("/static/"):
+                await self._empty(scope, receive, send, state)
+                return
+        await self.app(scope, receive, send)
+
+    async def _empty(self, scope: Scope, receive: Receive, send: Send, state: Any) -> None:
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse
+
+        request = Request(scope, receive)
+        response: Any
+        if scope["path"] == "/api/runs":
+            response = JSONResponse([])
+        elif scope["path"].startswith("/api/"):
+            response = JSONResponse(
+                {"error": "no archive yet", "hint": START_COMMAND}, status_code=404
+            )
+        else:
+            context = {"read_only": state.read_only, "where": self.where, "command": START_COMMAND}
+            status = 200 if scope["path"] == "/" else 404
+            response = state.templates.TemplateResponse(
+                request, "empty.html", context, status_code=status
+            )
+        await response(scope, receive, send)
+
+
 def templates() -> Any:
     """Jinja2 templates with autoescape on and undefined names as errors."""
     import jinja2
@@ -96,20 +136,30 @@ def templates() -> Any:
 
 
 def create_app(
-    archive: Archive,
+    archive: Archive | None,
     *,
     read_only: bool = True,
     allowed_hosts: list[str] | None = None,
     poll_interval_s: float = 2.0,
+    opener: Callable[[], Archive | None] | None = None,
+    where: str = "",
 ) -> Starlette:
     """The dashboard over ``archive``. It reads the archive on every request and never
-    writes to it; ``poll_interval_s`` is how often a running run's page refreshes."""
+    writes to it; ``poll_interval_s`` is how often a running run's page refreshes.
+
+    With ``archive=None``, ``opener`` is asked on each request until it returns the
+    archive (None while there is none at ``where`` yet); until then every page shows
+    how to start a run."""
     from clade.orchestrator.dashboard.pages import error_handlers
 
     middleware = [Middleware(SecurityHeadersMiddleware)]
     if allowed_hosts:
         middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
     middleware.append(Middleware(ReadOnlyMiddleware, read_only=read_only))
+    if archive is None:
+        middleware.append(
+            Middleware(PendingArchiveMiddleware, opener=opener or (lambda: None), where=where)
+        )
     app = Starlette(
         routes=[*routes(), _static()],
         middleware=middleware,

@@ -165,7 +165,9 @@ def test_a_run_checkpoints_on_postgres_and_resumes_after_a_crash(archive, tmp_pa
     graph_config = {"configurable": {"thread_id": run_id}}
     steps.crash_on = ("evaluate", 3)
     with checkpointer(archive.url, tmp_path) as saver:
-        assert type(saver).__name__ == "PostgresSaver"
+        from langgraph.checkpoint.postgres import PostgresSaver
+
+        assert isinstance(saver, PostgresSaver)
         with pytest.raises(cases.Crash):
             build_graph(dgm, saver).invoke({"run_id": run_id}, graph_config, durability="sync")
     steps.crash_on = None

@@ -1,0 +1,1 @@
+"""Parts of benchmarks/reliability.py: the harness, private engines, the trials."""
