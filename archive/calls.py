@@ -1,31 +1,28 @@
-"""Model calls, meta-prompt versions and traces: what models, judges and conductors record.
+"""Model calls: what every model, judge and conductor call was metered to and spent.
 
-Mixed into :class:`~.facade.Archive`; each record is one transaction.
+:class:`CallStore` records each call in its own transaction and reads back what the calls
+spent: per (role, model), per candidate, and in all for a run.
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from clade.archive.ids import new_id
-from clade.archive.tables import MetaPromptVersion, ModelCall, Trace, utcnow
+from clade.archive.tables import ModelCall, utcnow
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
+    from clade.archive.transactions import Database
+    from clade.archive.views import CallUsage, Usage
 
 
-class CallsMixin:
-    """Writers and readers of model calls, meta-prompt versions and traces."""
+class CallStore:
+    """The ``model_call`` rows of the archive at ``db``."""
 
-    def _write(self) -> AbstractContextManager[Session]:
-        raise NotImplementedError
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
-    def _read_session(self) -> AbstractContextManager[Session]:
-        raise NotImplementedError
-
-    def record_model_call(
+    def record(
         self,
         run_id: str | None,
         candidate_id: str | None,
@@ -43,114 +40,78 @@ class CallsMixin:
         """Record one model call; returns its row id (0 when the run is stopping: the
         step that made the call is cut short and runs again on resume, so its calls are
         not kept, and metering never fails a call)."""
-        if getattr(self, "_stopped", None) is not None:
+        if self.db.stopping:
             return 0
         call = ModelCall(
             run_id=run_id, candidate_id=candidate_id, role=role, model=model,
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost_usd=cost_usd,
             latency_s=latency_s, error=error, cached=cached, created_at=created_at or utcnow(),
         )  # fmt: skip
-        with self._write() as session:
+        with self.db.write() as session:
             session.add(call)
             session.flush()
             assert call.id is not None
             return call.id
 
-    def add_meta_prompt_version(
-        self,
-        kind: str,
-        name: str,
-        text: str,
-        *,
-        run_id: str | None = None,
-        reason: str | None = None,
-        score: float | None = None,
-        cases: list[Any] | None = None,
-    ) -> MetaPromptVersion:
-        """Record the next version of a judge's or conductor's meta-prompt.
+    def usage(
+        self, *, run_id: str | None = None, candidate_id: str | None = None
+    ) -> list[CallUsage]:
+        """Model calls per (role, model), sorted, of a run and/or a candidate (all if neither)."""
+        from sqlalchemy import case, func, select
+        from sqlmodel import col
 
-        ``cases`` are the records that produced it (a judge's buffered feedback, say).
-        """
-        from sqlmodel import col, select
+        from clade.archive.views import CallUsage
 
-        with self._write() as session:
-            query = select(MetaPromptVersion).where(
-                MetaPromptVersion.kind == kind, MetaPromptVersion.name == name
-            )
-            query = query.where(
-                col(MetaPromptVersion.run_id).is_(None)
-                if run_id is None
-                else MetaPromptVersion.run_id == run_id
-            )
-            last = session.exec(query.order_by(col(MetaPromptVersion.version).desc())).first()
-            version = MetaPromptVersion(
-                id=new_id(), run_id=run_id, kind=kind, name=name, text=text, reason=reason,
-                score=score, cases=cases, version=(last.version + 1) if last else 1,
-                parent_id=last.id if last else None,
-            )  # fmt: skip
-            session.add(version)
-        return version
-
-    def meta_prompt_versions(
-        self, kind: str | None = None, name: str | None = None, run_id: str | None = None
-    ) -> list[MetaPromptVersion]:
-        """Versions in the order they were made, filtered by whichever arguments are given."""
-        from sqlmodel import col, select
-
-        query = select(MetaPromptVersion)
-        for column, value in (("kind", kind), ("name", name), ("run_id", run_id)):
-            if value is not None:
-                query = query.where(getattr(MetaPromptVersion, column) == value)
-        with self._read_session() as session:
-            return list(session.exec(query.order_by(col(MetaPromptVersion.id))))
-
-    def latest_meta_prompt(
-        self, kind: str, name: str, run_id: str | None = None
-    ) -> MetaPromptVersion | None:
-        """The newest version of ``kind``/``name`` (in ``run_id`` if given), or None."""
-        versions = self.meta_prompt_versions(kind, name, run_id)
-        return versions[-1] if versions else None
-
-    def record_trace(
-        self,
-        kind: str,
-        item: str,
-        steps: list[Any],
-        *,
-        answer: str | None = None,
-        run_id: str | None = None,
-        candidate_id: str | None = None,
-        calls: int = 0,
-        tokens: int = 0,
-        meta: dict[str, Any] | None = None,
-    ) -> str:
-        """Record one conversation (a conductor's solve, a judge's decision); returns its id."""
-        trace = Trace(
-            id=new_id(), run_id=run_id, candidate_id=candidate_id, kind=kind, item=item,
-            answer=answer, steps=steps, calls=calls, tokens=tokens, meta=meta or {},
-        )  # fmt: skip
-        with self._write() as session:
-            session.add(trace)
-        return trace.id
-
-    def traces(self, run_id: str | None = None, kind: str | None = None) -> list[Trace]:
-        """Traces in the order they were recorded, filtered by whichever arguments are given."""
-        from sqlmodel import col, select
-
-        query = select(Trace)
+        query = select(
+            col(ModelCall.role),
+            col(ModelCall.model),
+            func.count(),
+            func.coalesce(func.sum(col(ModelCall.prompt_tokens)), 0),
+            func.coalesce(func.sum(col(ModelCall.completion_tokens)), 0),
+            func.coalesce(func.sum(col(ModelCall.cost_usd)), 0.0),
+            func.coalesce(func.sum(case((col(ModelCall.error).is_(None), 0), else_=1)), 0),
+        )
         if run_id is not None:
-            query = query.where(Trace.run_id == run_id)
-        if kind is not None:
-            query = query.where(Trace.kind == kind)
-        with self._read_session() as session:
-            return list(session.exec(query.order_by(col(Trace.id))))
+            query = query.where(col(ModelCall.run_id) == run_id)
+        if candidate_id is not None:
+            query = query.where(col(ModelCall.candidate_id) == candidate_id)
+        query = query.group_by(col(ModelCall.role), col(ModelCall.model))
+        with self.db.read() as conn:
+            rows = conn.execute(query.order_by(col(ModelCall.role), col(ModelCall.model))).all()
+        return [
+            CallUsage(role, model, int(n), int(prompt), int(completion), float(cost), int(errors))
+            for role, model, n, prompt, completion, cost, errors in rows
+        ]
 
-    def get_trace(self, trace_id: str) -> Trace:
-        """The trace with id ``trace_id``; UnknownIdError when there is none."""
-        from clade.archive.errors import UnknownIdError
+    def usage_by_candidate(self, run_id: str) -> dict[str | None, Usage]:
+        """Candidate id -> what the run's model calls metered to it spent; the key None holds
+        the calls metered to the run but to no candidate. Candidates without calls are absent."""
+        from sqlalchemy import func, select
+        from sqlmodel import col
 
-        with self._read_session() as session:
-            trace = session.get(Trace, trace_id)
-        if trace is None:
-            raise UnknownIdError(f"no trace {trace_id!r} in this archive")
-        return trace
+        from clade.archive.views import Usage
+
+        query = (
+            select(
+                col(ModelCall.candidate_id),
+                func.sum(col(ModelCall.prompt_tokens) + col(ModelCall.completion_tokens)),
+                func.sum(col(ModelCall.cost_usd)),
+            )
+            .where(col(ModelCall.run_id) == run_id)
+            .group_by(col(ModelCall.candidate_id))
+        )
+        with self.db.read() as conn:
+            rows = conn.execute(query).all()
+        return {cid: Usage(int(tokens or 0), float(cost or 0)) for cid, tokens, cost in rows}
+
+    def run_usage(self, run_id: str) -> tuple[int, float]:
+        """(tokens, dollars) of every model call metered to ``run_id``."""
+        from sqlalchemy import text
+
+        query = text(
+            "SELECT coalesce(sum(prompt_tokens + completion_tokens), 0), coalesce(sum(cost_usd), 0) "
+            "FROM model_call WHERE run_id = :r"
+        )
+        with self.db.read() as conn:
+            tokens, usd = conn.execute(query, {"r": run_id}).one()
+        return int(tokens), float(usd)

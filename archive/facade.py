@@ -1,38 +1,37 @@
 """The archive's typed facade: what the rest of Clade calls to record and read a run.
 
 ``Archive(url, blob_dir)`` opens (and migrates) the database and the blob store. Every
-write is one transaction: it lands whole or not at all.
+write is one transaction: it lands whole or not at all. The facade is composed of stores
+(``archive.stores``: blobs, evaluations, model calls, meta-prompts, traces; stores.py) over one
+:class:`~.transactions.Database`; its flat methods delegate to them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clade.archive.blobs import BlobStore, unified_diff
-from clade.archive.calls import CallsMixin
-from clade.archive.db import READ_ONLY, make_engine, upgrade
-from clade.archive.errors import (
-    ArchiveError,
-    MissingBlobError,
-    RunStopped,
-    UnknownIdError,
-)
+from clade.archive.calls import CallStore
+from clade.archive.errors import MissingBlobError, UnknownIdError
+from clade.archive.evaluations import EvaluationStore
 from clade.archive.ids import new_id
 from clade.archive.progress import ProgressMixin
-from clade.archive.queries import QueryMixin, iter_chunks
-from clade.archive.retry import archive_failure, retry_transient
+from clade.archive.prompts import PromptStore
+from clade.archive.queries import QueryMixin
 from clade.archive.selection import SelectionMixin
+from clade.archive.stores import Stores, delegate
 from clade.archive.tables import (
     Candidate,
     CandidateKind,
     CandidateStatus,
-    Evaluation,
     Run,
     utcnow,
 )
+from clade.archive.traces import TraceStore
+from clade.archive.transactions import Database
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -42,33 +41,33 @@ if TYPE_CHECKING:
 
     from clade.archive.lock import RunLock
 
-_REFRESH_DELETE = "DELETE FROM candidate_score WHERE candidate_id IN ({ids})"
-_REFRESH_INSERT = """
-INSERT INTO candidate_score
-  (candidate_id, evaluator, split, n, n_passed, score_sum, tokens, cost_usd, duration_s)
-SELECT candidate_id, evaluator, split, count(*), sum(CASE WHEN passed THEN 1 ELSE 0 END),
-       sum(score), sum(tokens), sum(cost_usd), sum(duration_s)
-FROM evaluation WHERE candidate_id IN ({ids}) GROUP BY candidate_id, evaluator, split"""
 
-
-def _placeholders(ids: list[str]) -> tuple[str, dict[str, str]]:
-    return ",".join(f":c{i}" for i in range(len(ids))), {f"c{i}": v for i, v in enumerate(ids)}
-
-
-class Archive(QueryMixin, SelectionMixin, CallsMixin, ProgressMixin):
+class Archive(QueryMixin, SelectionMixin, ProgressMixin):
     """A run archive: a database at `url` and candidate trees and logs under `blob_dir`."""
 
     def __init__(self, url: str, blob_dir: Path | str, *, wait_s: float = 300.0) -> None:
-        self.url = url
-        #: How long a transaction waits for a database that is locked or restarting.
-        self.wait_s = wait_s
-        self.engine = make_engine(url)
-        upgrade(self.engine)
+        self.db = Database(url, wait_s=wait_s)
+        self.url, self.engine = url, self.db.engine
         self.blobs = BlobStore(Path(blob_dir))
-        self._stopped: str | None = None
+        self.stores = Stores(
+            blobs=self.blobs,
+            evaluations=EvaluationStore(self.db, self.blobs),
+            calls=CallStore(self.db),
+            prompts=PromptStore(self.db),
+            traces=TraceStore(self.db),
+        )
+
+    @property
+    def wait_s(self) -> float:
+        """How long a transaction waits for a database that is locked or restarting."""
+        return self.db.wait_s
+
+    @wait_s.setter
+    def wait_s(self, seconds: float) -> None:
+        self.db.wait_s = seconds
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.db.close()
 
     def lock_run(self, run_id: str, on_lost: Callable[[str], None] | None = None) -> RunLock:
         """A lock on ``run_id`` held by this process (use it as a context manager);
@@ -80,12 +79,12 @@ class Archive(QueryMixin, SelectionMixin, CallsMixin, ProgressMixin):
     def stop_writes(self, reason: str) -> None:
         """Refuse every later write with :class:`RunStopped`: work still in flight after a
         stop signal cannot record half-finished results (it runs again on resume)."""
-        self._stopped = reason
+        self.db.stop_writes(reason)
 
     @property
     def stopping(self) -> bool:
         """Whether :meth:`stop_writes` was called (the run is stopping)."""
-        return self._stopped is not None
+        return self.db.stopping
 
     def __enter__(self) -> Archive:
         return self
@@ -93,82 +92,35 @@ class Archive(QueryMixin, SelectionMixin, CallsMixin, ProgressMixin):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- transactions ------------------------------------------------------------------
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        """A connection in a read transaction (deferred BEGIN: never waits for writers)."""
-        conn = retry_transient(self._begin_read, self.wait_s, self.url)
-        with archive_failure(self.url), conn:
-            transaction = conn.get_transaction()
-            assert transaction is not None
-            with transaction:
-                yield conn
+    # -- transactions (see transactions.py) --------------------------------------------
+    def _read(self) -> AbstractContextManager[Connection]:
+        return self.db.read()
 
-    def _begin_read(self) -> Connection:
-        conn = self.engine.connect().execution_options(**READ_ONLY)
-        try:
-            conn.begin()
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+    def _read_session(self) -> AbstractContextManager[Session]:
+        return self.db.read_session()
 
-    @contextmanager
-    def _read_session(self) -> Iterator[Session]:
-        """An ORM session in a read transaction; its objects stay usable after it ends."""
-        from sqlmodel import Session
+    def _write(self) -> AbstractContextManager[Session]:
+        return self.db.write()
 
-        with self._read() as conn, Session(bind=conn, expire_on_commit=False) as session:
-            yield session
+    # -- evaluations (evaluations.py) -------------------------------------------------
+    add_evaluation = delegate("evaluations", EvaluationStore.add)
+    add_evaluations = delegate("evaluations", EvaluationStore.add_many)
+    rebuild_scores = delegate("evaluations", EvaluationStore.rebuild_scores)
+    evaluations = delegate("evaluations", EvaluationStore.rows)
+    task_results = delegate("evaluations", EvaluationStore.task_results)
+    attempt_rows = delegate("evaluations", EvaluationStore.attempt_rows)
 
-    @contextmanager
-    def _write(self) -> Iterator[Session]:
-        """A session in one write transaction; a refused write leaves nothing behind.
-
-        Connecting and BEGIN wait up to ``wait_s`` for a database that is locked or
-        restarting (nothing has been sent yet, so that is safe to repeat); a failure
-        after that is one :class:`ArchiveUnavailable` (or :class:`DiskFullError`)."""
-        from sqlalchemy.exc import IntegrityError
-
-        if self._stopped is not None:
-            raise RunStopped(
-                f"the run is stopping ({self._stopped}); nothing more is recorded",
-                hint="resume it with `clade run --resume RUN`",
-            )
-        session = retry_transient(self._begin_write, self.wait_s, self.url)
-        try:
-            with archive_failure(self.url), session:
-                transaction = session.get_transaction()
-                assert transaction is not None
-                with transaction:
-                    yield session
-        except IntegrityError as exc:
-            reason = str(exc.orig).strip().splitlines()[0]
-            raise ArchiveError(
-                f"the archive refused the write ({reason}); nothing was recorded",
-                hint="a row refers to a run or candidate that is not in the archive, "
-                "or repeats a unique key",
-            ) from exc
-
-    def _begin_write(self) -> Session:
-        from sqlmodel import Session
-
-        session = Session(self.engine, expire_on_commit=False)
-        try:
-            session.begin()
-            session.connection()  # connect and BEGIN (IMMEDIATE on SQLite) now
-        except BaseException:
-            session.close()
-            raise
-        return session
-
-    def _refresh_scores(self, session: Session, candidate_ids: Iterable[str]) -> None:
-        from sqlalchemy import text
-
-        for chunk in iter_chunks(sorted(set(candidate_ids))):
-            marks, params = _placeholders(chunk)
-            session.execute(text(_REFRESH_DELETE.format(ids=marks)), params)
-            session.execute(text(_REFRESH_INSERT.format(ids=marks)), params)
+    # -- model calls, meta-prompt versions and traces (calls.py, prompts.py, traces.py) --
+    record_model_call = delegate("calls", CallStore.record)
+    call_usage = delegate("calls", CallStore.usage)
+    usage_by_candidate = delegate("calls", CallStore.usage_by_candidate)
+    run_usage = delegate("calls", CallStore.run_usage)
+    add_meta_prompt_version = delegate("prompts", PromptStore.add)
+    meta_prompt_versions = delegate("prompts", PromptStore.versions)
+    latest_meta_prompt = delegate("prompts", PromptStore.latest)
+    record_trace = delegate("traces", TraceStore.record)
+    traces = delegate("traces", TraceStore.filter)
+    get_trace = delegate("traces", TraceStore.get)
 
     # -- runs and candidates -----------------------------------------------------------
     def create_run(
@@ -256,52 +208,6 @@ class Archive(QueryMixin, SelectionMixin, CallsMixin, ProgressMixin):
                 raise UnknownIdError(f"no candidate with id {candidate_id!r}")
             cand.status, cand.rejection_reason = CandidateStatus(status).value, rejection_reason
 
-    # -- evaluations ------------------------------------------------------------------
-    def add_evaluation(
-        self,
-        candidate_id: str,
-        evaluator: str,
-        task_id: str,
-        score: float,
-        passed: bool,
-        *,
-        split: str = "test",
-        attempt: int = 0,
-        duration_s: float = 0.0,
-        tokens: int = 0,
-        cost_usd: float = 0.0,
-        log: str | bytes | None = None,
-    ) -> int:
-        """Record one evaluation; returns 1, or 0 when this exact attempt is already there."""
-        log_hash = self.put_log(log) if log is not None else None
-        row = dict(
-            candidate_id=candidate_id, evaluator=evaluator, split=split, task_id=task_id,
-            attempt=attempt, score=score, passed=passed, duration_s=duration_s, tokens=tokens,
-            cost_usd=cost_usd, log_hash=log_hash,
-        )  # fmt: skip
-        return self.add_evaluations([row])
-
-    def add_evaluations(self, rows: Iterable[Mapping[str, Any] | Evaluation]) -> int:
-        """Record many evaluations in one transaction; returns how many were new.
-
-        Re-recording the same (candidate, evaluator, split, task, attempt) is ignored, so
-        a step that runs twice after a crash counts once.
-        """
-        values = []
-        for row in rows:
-            data = row.model_dump() if isinstance(row, Evaluation) else dict(row)
-            data.pop("id", None)
-            values.append(Evaluation.model_validate(data).model_dump(exclude={"id"}))
-        if not values:
-            return 0
-        inserted = 0
-        with self._write() as session:
-            statement, conn = _insert_ignore(session, Evaluation), session.connection()
-            for chunk in iter_chunks(values, 2000):
-                inserted += len(conn.execute(statement, chunk).all())
-            self._refresh_scores(session, (v["candidate_id"] for v in values))
-        return inserted
-
     # -- trees and logs ----------------------------------------------------------------
     def put_tree(self, root: Path | str) -> str:
         return self.blobs.put_tree(Path(root))
@@ -335,25 +241,3 @@ class Archive(QueryMixin, SelectionMixin, CallsMixin, ProgressMixin):
         from clade.archive.jsonl import import_run
 
         return import_run(self, Path(path))
-
-    def rebuild_scores(self, run_id: str | None = None) -> None:
-        """Recompute the per-candidate totals from the evaluation rows (after bulk loads)."""
-        from sqlalchemy import text
-
-        query = "SELECT id FROM candidate" + (" WHERE run_id = :run" if run_id else "")
-        with self._write() as session:
-            ids = list(session.execute(text(query), {"run": run_id}).scalars())
-            self._refresh_scores(session, ids)
-
-
-def _insert_ignore(session: Session, table: type) -> Any:
-    """An INSERT that skips rows whose unique key already exists (SQLite and PostgreSQL)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    elif dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
-    else:
-        raise ArchiveError(f"unsupported database {dialect}", hint="use SQLite or PostgreSQL")
-    # RETURNING counts the rows really inserted (rowcount is unreliable for executemany).
-    return insert(table).on_conflict_do_nothing().returning(table.candidate_id)  # type: ignore[attr-defined]

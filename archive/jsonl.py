@@ -195,4 +195,4 @@ def _insert_all(archive: Archive, run: Run, rows: dict[str, list[Any]]) -> None:
             values = [r.model_dump(exclude={"id"}) for r in rows[name]]
             for start in range(0, len(values), 2000):
                 conn.execute(insert(table), values[start : start + 2000])
-        archive._refresh_scores(session, (c.id for c in rows["candidate"]))
+        archive.stores.evaluations.refresh_scores(session, (c.id for c in rows["candidate"]))

@@ -1,38 +1,30 @@
 """Reads a running search needs to pick up where it stands (mixed into ``Archive``).
 
-A run finds its own work again after a crash: a child by the key the orchestrator gave it,
-a candidate's recorded results task by task, and what the run's model calls spent.
+A run finds its own children again after a crash by the key the orchestrator gave them; a
+watcher reads how much a run has recorded so far (``run_activity``). A candidate's results
+task by task are the evaluation store's (``evaluations.py``; ``TaskResult`` and
+``AttemptRow`` are re-exported here, where they were first defined).
 """
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
+
+from clade.archive.evaluations import AttemptRow, TaskResult
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
     from sqlmodel import Session
 
     from clade.archive.tables import Candidate
+    from clade.archive.views import RunActivity
 
-
-class TaskResult(NamedTuple):
-    score: float
-    passed: bool
-    log_hash: str | None
-
-
-class AttemptRow(NamedTuple):
-    candidate_id: str
-    task_id: str
-    attempt: int
-    score: float
-    passed: bool
-    log_hash: str | None
+__all__ = ["AttemptRow", "ProgressMixin", "TaskResult"]
 
 
 class ProgressMixin:
-    """``find_candidate``, ``task_results``, ``attempt_rows`` and ``run_usage``."""
+    """``find_candidate`` and ``run_activity``."""
 
     def _read(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError
@@ -54,48 +46,45 @@ class ProgressMixin:
         with self._read_session() as session:
             return session.exec(query).first()
 
-    def task_results(self, candidate_id: str, evaluator: str, split: str) -> dict[str, TaskResult]:
-        """Task id -> the recorded result of attempt 0, for one evaluator and split."""
-        from sqlalchemy import text
+    def run_activity(self, run_id: str) -> RunActivity:
+        """How much ``run_id`` has recorded so far; UnknownIdError when there is no such run."""
+        from sqlalchemy import func, select
+        from sqlmodel import col
 
-        query = text(
-            "SELECT task_id, score, passed, log_hash FROM evaluation WHERE candidate_id = :c "
-            "AND evaluator = :e AND split = :s AND attempt = 0"
+        from clade.archive.errors import UnknownIdError
+        from clade.archive.tables import Candidate, CandidateScore, ModelCall, Run, Trace
+        from clade.archive.views import RunActivity
+
+        in_run = col(Candidate.run_id) == run_id
+        counts = select(
+            col(Run.status),
+            select(func.count()).select_from(Candidate).where(in_run).scalar_subquery(),
+            select(func.max(col(Candidate.id))).where(in_run).scalar_subquery(),
+            select(func.coalesce(func.sum(col(CandidateScore.n)), 0))
+            .join(Candidate, col(Candidate.id) == col(CandidateScore.candidate_id))
+            .where(in_run)
+            .scalar_subquery(),
+            select(func.count()).select_from(ModelCall).where(col(ModelCall.run_id) == run_id)
+            .scalar_subquery(),
+            select(func.count()).select_from(Trace).where(col(Trace.run_id) == run_id)
+            .scalar_subquery(),
+        ).where(col(Run.id) == run_id)  # fmt: skip
+        statuses = (
+            select(col(Candidate.status), func.count())
+            .where(in_run)
+            .group_by(col(Candidate.status))
+            .order_by(col(Candidate.status))
         )
         with self._read() as conn:
-            rows = conn.execute(query, {"c": candidate_id, "e": evaluator, "s": split})
-            return {r.task_id: TaskResult(float(r.score), bool(r.passed), r.log_hash) for r in rows}
-
-    def attempt_rows(
-        self, run_id: str, evaluator: str, split: str, *, passed_only: bool = False
-    ) -> list[AttemptRow]:
-        """Every recorded attempt (all attempt numbers) of the run's candidates on one
-        evaluator and split, ordered by candidate, task and attempt."""
-        from sqlalchemy import text
-
-        query = text(
-            "SELECT e.candidate_id, e.task_id, e.attempt, e.score, e.passed, e.log_hash "
-            "FROM evaluation e JOIN candidate c ON c.id = e.candidate_id "
-            "WHERE c.run_id = :r AND e.evaluator = :e AND e.split = :s"
-            + (" AND e.passed" if passed_only else "")
-            + " ORDER BY e.candidate_id, e.task_id, e.attempt"
-        )
-        with self._read() as conn:
-            rows = conn.execute(query, {"r": run_id, "e": evaluator, "s": split})
-            return [
-                AttemptRow(r.candidate_id, r.task_id, int(r.attempt), float(r.score),
-                           bool(r.passed), r.log_hash)
-                for r in rows
-            ]  # fmt: skip
-
-    def run_usage(self, run_id: str) -> tuple[int, float]:
-        """(tokens, dollars) of every model call metered to ``run_id``."""
-        from sqlalchemy import text
-
-        query = text(
-            "SELECT coalesce(sum(prompt_tokens + completion_tokens), 0), coalesce(sum(cost_usd), 0) "
-            "FROM model_call WHERE run_id = :r"
-        )
-        with self._read() as conn:
-            tokens, usd = conn.execute(query, {"r": run_id}).one()
-        return int(tokens), float(usd)
+            row = conn.execute(counts).one_or_none()
+            if row is None:
+                raise UnknownIdError(
+                    f"no run with id {run_id!r}", hint="list them with `clade archive runs`"
+                )
+            by_status = {status: int(n) for status, n in conn.execute(statuses)}
+        status, candidates, last, evaluations, calls, traces = row
+        return RunActivity(
+            run_id=run_id, status=status, candidates=int(candidates), last_candidate=last,
+            statuses=by_status, evaluations=int(evaluations), model_calls=int(calls),
+            traces=int(traces),
+        )  # fmt: skip

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, Field
 
@@ -135,6 +135,44 @@ class SelectionInput:
     score: float
     children: int
     key: str = ""
+
+
+class Usage(NamedTuple):
+    """Tokens (prompt plus completion) and dollars of a set of model calls."""
+
+    tokens: int
+    cost_usd: float
+
+
+@dataclass(slots=True)
+class CallUsage:
+    """The model calls of one (role, model) pair: how many, what they spent, how many failed."""
+
+    role: str
+    model: str
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    errors: int
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class RunActivity(BaseModel):
+    """How much a run has recorded so far: every figure grows with any new record, so a
+    watcher (the dashboard's live page) can tell that something changed without reading it."""
+
+    run_id: str = Field(description="Run id.")
+    status: str = Field(description="running, finished or failed.")
+    candidates: int = Field(description="Candidates recorded.")
+    last_candidate: str | None = Field(description="Newest candidate's id; None before the first.")
+    statuses: dict[str, int] = Field(description="Candidates per status, sorted by status.")
+    evaluations: int = Field(description="Evaluations recorded for its candidates.")
+    model_calls: int = Field(description="Model calls metered to it.")
+    traces: int = Field(description="Traces recorded in it.")
 
 
 @dataclass(slots=True)

@@ -14,44 +14,30 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from clade.archive.errors import ArchiveError
-from clade.archive.queries import sql_text
 
 if TYPE_CHECKING:
     from clade.archive.facade import Archive
+    from clade.archive.tables import Evaluation
 
 #: Characters of a log shown inline; the rest is behind the "full log" link.
 LOG_CLIP = 12_000
 #: Evaluations whose logs are read inline; later ones only link to theirs.
 INLINE_LOGS = 60
 _HASH = re.compile(r"^[0-9a-f]{64}$")
-_EVALUATIONS = """SELECT evaluator, split, task_id, attempt, score, passed, duration_s, tokens,
-  cost_usd, log_hash FROM evaluation WHERE candidate_id = :c
-  ORDER BY evaluator, split, task_id, attempt"""
-_CALLS = """SELECT role, model, count(*) AS calls, sum(prompt_tokens + completion_tokens) AS tokens,
-  sum(cost_usd) AS cost, sum(CASE WHEN error IS NULL THEN 0 ELSE 1 END) AS errors
-  FROM model_call WHERE candidate_id = :c GROUP BY role, model ORDER BY role, model"""
-_CHILDREN = "SELECT id, status FROM candidate WHERE parent_id = :c ORDER BY id"
-_SIBLINGS = "SELECT id, status, generation FROM candidate WHERE run_id = :r ORDER BY id"
 
 
 @dataclass(slots=True)
-class TaskResult:
-    evaluator: str
-    split: str
-    task_id: str
-    attempt: int
-    score: float
-    passed: bool
-    duration_s: float
-    tokens: int
-    cost_usd: float
-    log_hash: str | None
+class EvaluationView:
+    """One evaluation row as the page shows it: the archive's row and its log, clipped (None
+    when it has no log, or when it is past the first :data:`INLINE_LOGS` rows)."""
+
+    row: Evaluation
     log: str | None
     clipped: bool
 
 
 @dataclass(slots=True)
-class Trajectory:
+class LogView:
     """One text the page shows under "trajectories": its title and the (clipped) text."""
 
     title: str
@@ -89,34 +75,18 @@ def read_log(archive: Archive, log_hash: str, clip: int = LOG_CLIP) -> tuple[str
     return text, False
 
 
-def task_results(archive: Archive, candidate_id: str) -> list[TaskResult]:
-    with archive._read() as conn:
-        rows = conn.execute(sql_text(_EVALUATIONS), {"c": candidate_id}).all()
-    results = []
-    for index, r in enumerate(rows):
+def evaluation_views(archive: Archive, candidate_id: str) -> list[EvaluationView]:
+    """The candidate's evaluations in order, the first :data:`INLINE_LOGS` with their logs."""
+    views = []
+    for index, row in enumerate(archive.evaluations(candidate_id)):
         log, clipped = (None, False)
-        if r.log_hash and index < INLINE_LOGS:
-            log, clipped = read_log(archive, r.log_hash)
-        results.append(
-            TaskResult(
-                r.evaluator,
-                r.split,
-                r.task_id,
-                r.attempt,
-                float(r.score),
-                bool(r.passed),
-                float(r.duration_s),
-                int(r.tokens),
-                float(r.cost_usd),
-                r.log_hash,
-                log,
-                clipped,
-            )
-        )
-    return results
+        if row.log_hash and index < INLINE_LOGS:
+            log, clipped = read_log(archive, row.log_hash)
+        views.append(EvaluationView(row, log, clipped))
+    return views
 
 
-def self_modification(archive: Archive, meta: dict[str, Any]) -> list[Trajectory]:
+def self_modification(archive: Archive, meta: dict[str, Any]) -> list[LogView]:
     """The self-modification's records kept in ``meta``: stored logs and the model's replies."""
     found = []
     for key, value in sorted(meta.items()):
@@ -124,12 +94,12 @@ def self_modification(archive: Archive, meta: dict[str, Any]) -> list[Trajectory
             continue
         if isinstance(value, str) and _HASH.match(value) and archive.blobs.has(value, "log"):
             text, clipped = read_log(archive, value)
-            found.append(Trajectory(key.replace("_", " "), text, value, clipped))
+            found.append(LogView(key.replace("_", " "), text, value, clipped))
         elif key == "replies" and isinstance(value, list):
             for n, reply in enumerate(value, 1):
-                found.append(Trajectory(f"diagnosis reply {n}", str(reply)))
+                found.append(LogView(f"diagnosis reply {n}", str(reply)))
         elif isinstance(value, str) and "\n" in value:
-            found.append(Trajectory(key.replace("_", " "), value[-LOG_CLIP:]))
+            found.append(LogView(key.replace("_", " "), value[-LOG_CLIP:]))
     return found
 
 
@@ -144,10 +114,7 @@ def candidate_page(archive: Archive, candidate_id: str, against: str | None) -> 
     """The context of a candidate's page; ``against`` is a candidate to diff with, if chosen."""
     detail = archive.show(candidate_id)
     cand = detail.candidate
-    with archive._read() as conn:
-        children = conn.execute(sql_text(_CHILDREN), {"c": candidate_id}).all()
-        siblings = conn.execute(sql_text(_SIBLINGS), {"r": cand.run_id}).all()
-        calls = conn.execute(sql_text(_CALLS), {"c": candidate_id}).all()
+    siblings = archive.list_candidates(cand.run_id)
     parent_diff = None
     if cand.parent_id is not None:
         parent_diff = diff_lines(archive.diff(cand.parent_id, candidate_id))
@@ -160,10 +127,10 @@ def candidate_page(archive: Archive, candidate_id: str, against: str | None) -> 
         "detail": detail,
         "cand": cand,
         "lineage": archive.lineage(candidate_id),
-        "children": children,
+        "children": [row for row in siblings if row.parent_id == candidate_id],
         "siblings": siblings,
-        "calls": calls,
-        "results": task_results(archive, candidate_id),
+        "calls": archive.call_usage(candidate_id=candidate_id),
+        "results": evaluation_views(archive, candidate_id),
         "proposal": {k: pretty(v) for k, v in (detail.proposal or {}).items()},
         "meta_json": pretty(meta) if meta else "",
         "self_modification": self_modification(archive, meta),

@@ -1,17 +1,63 @@
-"""Fixtures of the archive tests: a fresh SQLite archive and small candidate trees."""
+"""Fixtures of the archive tests: a fresh archive and small candidate trees.
+
+The archive is SQLite unless a module overrides ``backend``: with ``"postgresql"``, or with
+``each_backend`` to run every test of the module on both (see backends.py).
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
 
 
+def _load_backends():
+    name = "clade_test_backends"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("backends.py"))
+        assert spec is not None and spec.loader is not None
+        sys.modules[name] = module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+backends = _load_backends()
+pg_server = backends.pg_server
+
+
 @pytest.fixture
-def archive(tmp_path):
+def backend() -> str:
+    """The database the ``archive`` fixture opens: SQLite, unless a module overrides this."""
+    return "sqlite"
+
+
+@pytest.fixture(params=backends.BACKENDS)
+def each_backend(request) -> str:
+    """SQLite and PostgreSQL in turn: ``def backend(each_backend)`` runs a module on both."""
+    return request.param
+
+
+@pytest.fixture
+def new_archive_url(backend, tmp_path, request):
+    """Make the URL of another new archive on the same backend as ``archive``."""
+    counter = iter(range(10_000))
+
+    def make() -> str:
+        root = tmp_path / f"other{next(counter)}"
+        root.mkdir()
+        return backends.archive_url(backend, root, request)
+
+    return make
+
+
+@pytest.fixture
+def archive(backend, tmp_path, request):
     from clade.archive import Archive
 
-    with Archive(f"sqlite:///{tmp_path / 'db' / 'clade.db'}", tmp_path / "db" / "blobs") as opened:
+    url = backends.archive_url(backend, tmp_path / "db", request)
+    with Archive(url, tmp_path / "db" / "blobs") as opened:
         yield opened
 
 

@@ -1,10 +1,11 @@
-"""`clade archive ...` on a real SQLite archive."""
+"""`clade archive ...` on a real archive: every command on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -15,9 +16,25 @@ WIDE = {"COLUMNS": "250", "NO_COLOR": "1"}
 
 
 @pytest.fixture
-def cli(archive, family):
+def backend(each_backend):
+    return each_backend
+
+
+@pytest.fixture
+def where(archive):
+    """``--db`` and, where the blobs do not lie beside a SQLite file, ``--blobs``."""
+    return archive_location(archive.url, Path(archive.blobs.root))
+
+
+def archive_location(url, blob_dir):
+    beside = url.startswith("sqlite:///") and blob_dir == Path(url[10:]).parent / "blobs"
+    return ["--db", url] if beside else ["--db", url, "--blobs", str(blob_dir)]
+
+
+@pytest.fixture
+def cli(where, family):
     def invoke(*args: str):
-        result = CliRunner().invoke(app, ["archive", "--db", archive.url, *args], env=WIDE)
+        result = CliRunner().invoke(app, ["archive", *where, *args], env=WIDE)
         assert result.exception is None or isinstance(result.exception, SystemExit), result.output
         return result
 
@@ -67,13 +84,13 @@ def test_tree_diff_export_and_plot(cli, family, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_export_run_and_import_run(cli, family, tmp_path):
+def test_export_run_and_import_run(cli, family, tmp_path, new_archive_url):
     dump = tmp_path / "run.jsonl"
     assert cli("export-run", family["run"].id, str(dump)).exit_code == 0
-    other = f"sqlite:///{tmp_path / 'copy' / 'clade.db'}"
-    result = CliRunner().invoke(app, ["archive", "--db", other, "import-run", str(dump)])
+    other = archive_location(new_archive_url(), tmp_path / "copy-blobs")
+    result = CliRunner().invoke(app, ["archive", *other, "import-run", str(dump)])
     assert result.exit_code == 0, result.output
-    result = CliRunner().invoke(app, ["archive", "--db", other, "ls", "--json"], env=WIDE)
+    result = CliRunner().invoke(app, ["archive", *other, "ls", "--json"], env=WIDE)
     assert len(json.loads(result.stdout)) == 4
 
 
@@ -85,16 +102,16 @@ def test_export_run_and_import_run(cli, family, tmp_path):
         (("ls", "zzzz"), "no run with id"),
     ],
 )
-def test_bad_ids_give_one_line_and_a_non_zero_exit(archive, family, args, message):
-    out = _clade("archive", "--db", archive.url, *args)
+def test_bad_ids_give_one_line_and_a_non_zero_exit(where, family, args, message):
+    out = _clade("archive", *where, *args)
     assert out.returncode != 0 and out.stdout == ""
     assert out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
 
 
-def test_a_corrupt_blob_gives_one_line(archive, family):
+def test_a_corrupt_blob_gives_one_line(archive, where, family):
     path = archive.blobs.path(family["a"].tree_hash)
     path.write_bytes(path.read_bytes()[:-8] + b"garbage!")
-    out = _clade("archive", "--db", archive.url, "diff", family["seed"].id, family["a"].id)
+    out = _clade("archive", *where, "diff", family["seed"].id, family["a"].id)
     assert out.returncode != 0 and out.stderr.count("\n") == 1 and "corrupt" in out.stderr
 
 
@@ -126,6 +143,6 @@ def test_every_archive_command_has_help():
         assert name in result.stdout
 
 
-def test_an_unknown_status_filter_is_a_config_error(archive, family):
-    out = _clade("archive", "--db", archive.url, "ls", "--status", "admited")
+def test_an_unknown_status_filter_is_a_config_error(where, family):
+    out = _clade("archive", *where, "ls", "--status", "admited")
     assert out.returncode == 2 and "unknown status 'admited'" in out.stderr

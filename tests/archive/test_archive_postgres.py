@@ -1,4 +1,4 @@
-"""The archive on a real PostgreSQL server, started for this module from the local binaries.
+"""The archive on a real PostgreSQL server, started from the local binaries (backends.py).
 
 PostgreSQL refuses to run as root, so as root the server runs as `nobody` (through
 `runuser`). Marked ``postgres``: without the binaries it skips locally and fails in CI.
@@ -6,83 +6,17 @@ PostgreSQL refuses to run as root, so as root the server runs as `nobody` (throu
 
 from __future__ import annotations
 
-import itertools
-import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 
-_counter = itertools.count()
-
 pytestmark = pytest.mark.postgres
 
 
-def _as_server_user(args: list[str]) -> list[str]:
-    return ["runuser", "-u", "nobody", "--", *args] if os.geteuid() == 0 else args
-
-
-@pytest.fixture(scope="module")
-def pg_server(postgres_binaries):
-    # The binaries are here, so the driver must be too: `make setup` installs the postgres extra.
-    import psycopg  # noqa: F401
-
-    root = Path(tempfile.mkdtemp(prefix="clade-pg-"))
-    data, sock = root / "data", root / "sock"
-    sock.mkdir()
-    if os.geteuid() == 0:
-        for path in (root, sock):
-            os.chown(path, 65534, 65534)
-    run = lambda *a: subprocess.run(_as_server_user(list(a)), check=True, capture_output=True)  # noqa: E731
-    try:
-        run(
-            postgres_binaries["initdb"],
-            "-D",
-            str(data),
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-        )
-        options = f"-k {sock} -c listen_addresses='' -F"
-        run(
-            postgres_binaries["pg_ctl"],
-            "-D",
-            str(data),
-            "-o",
-            options,
-            "-l",
-            str(root / "log"),
-            "-w",
-            "start",
-        )
-        yield f"postgresql+psycopg://postgres@/{{db}}?host={sock}"
-    finally:
-        subprocess.run(
-            _as_server_user(
-                [postgres_binaries["pg_ctl"], "-D", str(data), "-m", "immediate", "stop"]
-            ),
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
-
-
 @pytest.fixture
-def archive(pg_server, tmp_path):
-    """Overrides the SQLite archive of conftest.py: a fresh PostgreSQL database per test."""
-    import psycopg
-
-    from clade.archive import Archive
-
-    name = f"clade_{os.getpid()}_{next(_counter)}"
-    admin = pg_server.format(db="postgres").replace("postgresql+psycopg", "postgresql")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    with Archive(pg_server.format(db=name), tmp_path / "blobs") as opened:
-        yield opened
+def backend() -> str:
+    """Every archive of this module is a fresh database on the session's PostgreSQL server."""
+    return "postgresql"
 
 
 def test_postgres_schema_matches_the_models(archive):

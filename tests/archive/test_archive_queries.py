@@ -147,3 +147,51 @@ def test_bad_writes_are_refused(archive, family, make_tree):
         archive.add_candidate(other.id, tree, status="bogus")
     with pytest.raises(ArchiveError, match="nothing was recorded"):
         archive.record_model_call(other.id, "nosuchcandidate", "r", "m", 1, 1, 0.0, 0.0)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])  # fmt: skip
+def test_what_a_watcher_reads_evaluations_usage_and_activity(family, archive):
+    from clade.archive.views import CallUsage, Usage
+
+    run, seed, a = family["run"].id, family["seed"].id, family["a"].id
+    activity = archive.run_activity(run)
+    assert (activity.status, activity.candidates, activity.last_candidate) == (
+        "running",
+        4,
+        family["c"].id,
+    )
+    assert activity.statuses == {"admitted": 2, "pending": 1, "rejected": 1}
+    assert (activity.evaluations, activity.model_calls, activity.traces) == (6, 0, 0)
+    with pytest.raises(UnknownIdError, match="no run with id 'nope'"):
+        archive.run_activity("nope")
+
+    archive.add_evaluation(seed, "toy", "t0", 0.0, False, attempt=1, log="second try")
+    archive.add_evaluation(seed, "other", "t9", 1.0, True, split="dev")
+    rows = archive.evaluations(seed)
+    assert [(r.evaluator, r.split, r.task_id, r.attempt) for r in rows] == [
+        ("other", "dev", "t9", 0), ("toy", "test", "t0", 0), ("toy", "test", "t0", 1),
+        ("toy", "test", "t1", 0),
+    ]  # fmt: skip
+    assert archive.get_log(rows[2].log_hash) == "second try" and rows[1].cost_usd == 0.5
+    assert [r.task_id for r in archive.evaluations(seed, evaluator="toy", attempt=0)] == [
+        "t0",
+        "t1",
+    ]
+    assert archive.task_results(seed, "toy", "test")["t0"].score == 1.0  # attempt 0 only
+    assert archive.run_activity(run).evaluations == 8
+
+    for cand, role, error in ((seed, "diagnose", None), (seed, "diagnose", "timeout"),
+                              (a, "coder", None), (None, "judge", None)):  # fmt: skip
+        archive.record_model_call(run, cand, role, "m", 100, 20, 0.25, 0.1, error)
+    assert archive.call_usage(run_id=run) == [
+        CallUsage("coder", "m", 1, 100, 20, 0.25, 0), CallUsage("diagnose", "m", 2, 200, 40, 0.5, 1),
+        CallUsage("judge", "m", 1, 100, 20, 0.25, 0),
+    ]  # fmt: skip
+    assert archive.call_usage(candidate_id=seed) == [CallUsage("diagnose", "m", 2, 200, 40, 0.5, 1)]
+    assert archive.call_usage(candidate_id=family["b"].id) == []
+    assert archive.usage_by_candidate(run) == {
+        seed: Usage(240, 0.5), a: Usage(120, 0.25), None: Usage(120, 0.25),
+    }  # fmt: skip
+    archive.record_trace("conductor", "q", [], run_id=run)
+    after = archive.run_activity(run)
+    assert (after.model_calls, after.traces) == (4, 1)

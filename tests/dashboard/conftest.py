@@ -4,14 +4,47 @@ The seeded run has a seed, admitted children, a rejected and a failed candidate,
 logs, model calls, a self-modification log, a judge with three meta-prompt versions and a
 conductor trace; several of these hold agent-written HTML (:data:`XSS`) that must be shown
 as text and never run.
+
+Every module runs on SQLite and on PostgreSQL (``backend``, from tests/archive/backends.py)
+unless it overrides ``backend``.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+
+def _load_backends():
+    name = "clade_test_backends"
+    if name not in sys.modules:
+        path = Path(__file__).parents[1] / "archive" / "backends.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        sys.modules[name] = module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+backends = _load_backends()
+pg_server = backends.pg_server
+
+
+@pytest.fixture(scope="module", params=backends.BACKENDS)
+def backend(request) -> str:
+    """The database of the module's archives: SQLite, then PostgreSQL."""
+    return request.param
+
+
+@pytest.fixture
+def archive_url(backend, tmp_path, request) -> str:
+    """The URL of a new archive on ``backend`` (blobs: put them under ``tmp_path``)."""
+    return backends.archive_url(backend, tmp_path, request)
+
 
 XSS = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
 
@@ -39,11 +72,12 @@ def _tree(archive, root: Path, files: dict[str, str]) -> str:
     return archive.put_tree(root)
 
 
-def build_seeded(root: Path) -> Seeded:
-    """Write the seeded archive under ``root`` and return it (open) with its ids."""
+def build_seeded(root: Path, url: str | None = None) -> Seeded:
+    """Write the seeded archive at ``url`` (default: a SQLite file under ``root``), its blobs
+    under ``root``, and return it (open) with its ids."""
     from clade.archive import Archive
 
-    archive = Archive(f"sqlite:///{root / 'clade.db'}", root / "blobs")
+    archive = Archive(url or f"sqlite:///{root / 'clade.db'}", root / "blobs")
     run = archive.create_run("seeded", config={"evaluator": "toy"})
     seed_tree = _tree(archive, root / "t0", {"agent.py": "print('seed')\n"})
     better_tree = _tree(
@@ -127,8 +161,9 @@ def build_seeded(root: Path) -> Seeded:
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory):
-    found = build_seeded(tmp_path_factory.mktemp("seeded"))
+def seeded(backend, tmp_path_factory, request):
+    root = tmp_path_factory.mktemp("seeded")
+    found = build_seeded(root, backends.archive_url(backend, root, request))
     yield found
     found.archive.close()
 

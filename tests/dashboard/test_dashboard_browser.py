@@ -19,6 +19,13 @@ CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 
 @pytest.fixture(scope="module")
+def backend() -> str:
+    """SQLite only: the pages' queries run on both databases in test_dashboard_routes.py and
+    test_dashboard_live.py; here the browser's rendering and polling are what is tested."""
+    return "sqlite"
+
+
+@pytest.fixture(scope="module")
 def shots() -> Path:
     folder = Path(os.environ.get("CLADE_SCREENSHOTS") or ROOT / "build" / "screenshots")
     folder.mkdir(parents=True, exist_ok=True)

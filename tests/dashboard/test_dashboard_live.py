@@ -9,13 +9,13 @@ import pytest
 
 
 @pytest.fixture
-def live(tmp_path):
+def live(archive_url, tmp_path):
     from starlette.testclient import TestClient
 
     from clade.archive import Archive
     from clade.orchestrator.dashboard.app import create_app
 
-    archive = Archive(f"sqlite:///{tmp_path / 'clade.db'}", tmp_path / "blobs")
+    archive = Archive(archive_url, tmp_path / "blobs")
     (tmp_path / "tree").mkdir()
     (tmp_path / "tree" / "agent.py").write_text("print(1)\n")
     tree = archive.put_tree(tmp_path / "tree")

@@ -31,3 +31,26 @@ def test_templates_autoescape_and_compile():
     for name in env.list_templates():
         env.get_template(name)  # a syntax error fails here
         assert "|safe" not in (PACKAGE / "templates" / name).read_text().replace(" ", "")
+
+
+def test_the_dashboard_reads_the_archive_through_its_public_api_only():
+    """No private name of the archive (``archive._read()``, ``clade.archive._x``, raw SQL
+    helpers): the archive's public queries are what keeps the pages portable."""
+    import ast
+
+    crossings = []
+    for path in sorted(PACKAGE.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+                owner = node.value
+                if not (isinstance(owner, ast.Name) and owner.id == "self"):
+                    crossings.append(f"{path.name}:{node.lineno}: .{node.attr}")
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "clade.archive"
+            ):
+                names = [node.module or "", *(a.name for a in node.names)]
+                if any(part.startswith("_") for name in names for part in name.split(".")):
+                    crossings.append(f"{path.name}:{node.lineno}: from {node.module}")
+                if node.module == "clade.archive.queries":
+                    crossings.append(f"{path.name}:{node.lineno}: raw SQL from {node.module}")
+    assert crossings == []

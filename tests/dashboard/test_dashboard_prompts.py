@@ -6,10 +6,10 @@ import pytest
 
 
 @pytest.fixture
-def archive(tmp_path):
+def archive(archive_url, tmp_path):
     from clade.archive import Archive
 
-    with Archive(f"sqlite:///{tmp_path / 'clade.db'}", tmp_path / "blobs") as opened:
+    with Archive(archive_url, tmp_path / "blobs") as opened:
         yield opened
 
 
