@@ -3,7 +3,8 @@
 Tests marked ``docker`` (a Docker engine), ``browser`` (headless Chromium, the dashboard's)
 and ``postgres`` (PostgreSQL's server binaries) skip locally when that part is missing; with
 ``CI=true`` they fail instead, so CI can never pass by skipping them. ``.ci/run`` installs
-all three (scripts/setup.sh).
+all three (scripts/setup.sh). A test's own precondition does the same through ``require``
+(the ``root_python`` fixture, for one).
 """
 
 from __future__ import annotations
@@ -67,16 +68,31 @@ REQUIREMENTS: dict[str, Callable[[], str | None]] = {
 }
 
 
+def require(problem: str | None, what: str) -> None:
+    """Go on when ``problem`` is None; else skip the test locally and fail it under CI."""
+    if problem is None:
+        return
+    if IN_CI:
+        pytest.fail(f"{problem} (CI=true: {what} tests must run; .ci/run provides it)")
+    pytest.skip(problem)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     for marker, problem_of in REQUIREMENTS.items():
-        if item.get_closest_marker(marker) is None:
-            continue
-        problem = problem_of()
-        if problem is None:
-            continue
-        if IN_CI:
-            pytest.fail(f"{problem} (CI=true: {marker} tests must run; .ci/run installs it)")
-        pytest.skip(problem)
+        if item.get_closest_marker(marker) is not None:
+            require(problem_of(), marker)
+
+
+@pytest.fixture
+def root_python() -> str:
+    """/usr/bin/python3, for a test that runs it as another uid, which needs root (CI runs
+    as root: there the test fails rather than skip)."""
+    python = shutil.which("python3", path="/usr/bin:/bin")
+    if os.geteuid() != 0:
+        require("not root: cannot run a process as another uid", "root")
+    require(None if python else "no /usr/bin/python3", "root")
+    assert python is not None
+    return python
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import itertools
 import threading
-from types import TracebackType
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
+
+from clade.sandbox.protocol import ManagedSandbox
 
 #: Characters of each output stream shown to the conductor.
 SHOWN_CHARS = 4000
@@ -57,8 +58,9 @@ def report(run: PythonRun) -> str:
     ).strip()
 
 
-class SandboxPython:
-    """A :class:`PythonExpert` backed by one warm Docker sandbox (a context manager)."""
+class SandboxPython(ManagedSandbox):
+    """A :class:`PythonExpert` backed by one warm Docker sandbox (a context manager:
+    entering starts it, leaving stops it)."""
 
     def __init__(
         self,
@@ -84,10 +86,9 @@ class SandboxPython:
             return
         image = self._image
         if image is None:
-            from clade.orchestrator.config import settings
-            from clade.sandbox.images import build_agent_image
+            from clade.orchestrator.evaluators.runner import agent_image
 
-            image = build_agent_image(settings().base_image).tag
+            image = agent_image()
         config = SandboxConfig(
             image=image,
             memory_mb=self._memory_mb,
@@ -131,15 +132,3 @@ class SandboxPython:
             timeout_s=self.timeout_s,
             error=result.error,
         )
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -250,6 +250,14 @@ class AgentSession:
         return Attempt(outputs, trajectory, result, dict(found.skipped), found.more_skipped)
 
 
+def agent_image() -> str:
+    """The tag of the agent image for the configured base image, built when out of date."""
+    from clade.orchestrator.config import settings
+    from clade.sandbox.images import build_agent_image
+
+    return build_agent_image(settings().base_image).tag
+
+
 @contextmanager
 def agent_sandboxes(
     factory: SandboxFactory,

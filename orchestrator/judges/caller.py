@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
@@ -22,6 +25,14 @@ class CallStep(BaseModel):
     role: str = Field(description="Model-layer role (judge or meta_update).")
     output: str = Field(description="The model's reply.")
     tokens: int = Field(description="Prompt plus completion tokens.")
+
+
+@dataclass
+class Spent:
+    """Calls and tokens sent within a :meth:`Caller.spending` block."""
+
+    calls: int = 0
+    tokens: int = 0
 
 
 class Caller:
@@ -56,7 +67,6 @@ class Caller:
         decoded under :data:`~.verdict.VERDICT_FORMAT`."""
         prompt = prompts.render(template, **variables)
         local = verdict and self.layer.serves_locally(role, self.model)
-        extra = {"response_format": VERDICT_FORMAT} if local else {}
         result = self.layer.complete(
             [{"role": "user", "content": prompt}],
             role=role,
@@ -64,7 +74,7 @@ class Caller:
             run_id=self.run_id,
             candidate_id=self.candidate_id,
             max_tokens=max_tokens,
-            **extra,
+            response_format=VERDICT_FORMAT if local else None,
         )
         tokens = result.prompt_tokens + result.completion_tokens
         with self._lock:
@@ -73,6 +83,18 @@ class Caller:
         return CallStep(template=template, role=role, output=result.text, tokens=tokens)
 
     def snapshot(self) -> tuple[int, int]:
-        """(calls, tokens) so far, to measure what one verdict cost."""
+        """(calls, tokens) so far."""
         with self._lock:
             return self.calls, self.tokens
+
+    @contextmanager
+    def spending(self) -> Iterator[Spent]:
+        """What the calls sent inside the block cost (set on leaving), to measure one
+        verdict or update: ``with caller.spending() as spent: ...``, then ``spent.calls``."""
+        calls, tokens = self.snapshot()
+        spent = Spent()
+        try:
+            yield spent
+        finally:
+            now_calls, now_tokens = self.snapshot()
+            spent.calls, spent.tokens = now_calls - calls, now_tokens - tokens

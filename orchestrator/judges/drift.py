@@ -137,17 +137,15 @@ class GoldScorer:
         key = None if self.method == "vanilla" else meta_prompt
         if key is None and self.method != "vanilla":
             raise ValueError(f"method {self.method} needs a meta-prompt")
-        before = self.caller.snapshot()
-        rows = self._done.get(key)
-        if rows is None:
-            with ThreadPoolExecutor(self.workers) as pool:
-                rows = list(pool.map(lambda g: self._pair(g, key), self.gold))
-            self._done[key] = rows
-        calls, tokens = self.caller.snapshot()
+        with self.caller.spending() as spent:
+            rows = self._done.get(key)
+            if rows is None:
+                with ThreadPoolExecutor(self.workers) as pool:
+                    rows = list(pool.map(lambda g: self._pair(g, key), self.gold))
+                self._done[key] = rows
         return report_of(
-            rows, method=self.method, label=label,
-            calls=calls - before[0], tokens=tokens - before[1],
-        )  # fmt: skip
+            rows, method=self.method, label=label, calls=spent.calls, tokens=spent.tokens
+        )
 
     def _pair(self, pair: GoldPair, meta_prompt: str | None) -> GoldVerdicts:
         q, a, b = pair.question, pair.answer_a, pair.answer_b

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from clade import prompts
 
-from .caller import Caller, CallStep
+from .caller import Caller, CallStep, Spent
 from .feedback import Feedback, clean_text, parse_feedback
 from .guard import GoldWatch, agreement
 from .store import MetaPromptStore
@@ -108,32 +108,31 @@ class LWEJudge:
 
     def evaluate(self, item: str, question: str, answer_a: str, answer_b: str) -> Decision:
         """Rubric, verdict and feedback for one presentation; M is not changed here."""
-        before = self.caller.snapshot()
         cfg = self.config
         sources = [question, answer_a, answer_b]
-        rubric, rubric_step = write_rubric(
-            self.caller, self.meta_prompt, question, answer_a, answer_b, cfg.rubric_tokens
-        )
-        verdict, judge_step = apply_rubric(
-            self.caller, rubric, question, answer_a, answer_b, cfg.judge_tokens
-        )
-        feedback_step = self.caller(
-            "judge_feedback",
-            role="judge",
-            max_tokens=cfg.feedback_tokens,
-            rubric=rubric,
-            question=question,
-            answer_a=answer_a,
-            answer_b=answer_b,
-            judgement=judge_step.output,
-        )
+        with self.caller.spending() as spent:
+            rubric, rubric_step = write_rubric(
+                self.caller, self.meta_prompt, question, answer_a, answer_b, cfg.rubric_tokens
+            )
+            verdict, judge_step = apply_rubric(
+                self.caller, rubric, question, answer_a, answer_b, cfg.judge_tokens
+            )
+            feedback_step = self.caller(
+                "judge_feedback",
+                role="judge",
+                max_tokens=cfg.feedback_tokens,
+                rubric=rubric,
+                question=question,
+                answer_a=answer_a,
+                answer_b=answer_b,
+                judgement=judge_step.output,
+            )
         feedback = parse_feedback(feedback_step.output, item=item, verdict=verdict, sources=sources)
-        calls, tokens = self.caller.snapshot()
         return Decision(
             verdict=verdict,
             path="lwe",
-            calls=calls - before[0],
-            tokens=tokens - before[1],
+            calls=spent.calls,
+            tokens=spent.tokens,
             steps=[
                 {**rubric_step.model_dump(), "rubric": rubric},
                 {**judge_step.model_dump(), "verdict": verdict},
@@ -158,10 +157,10 @@ class LWEJudge:
 
     def learn(self, decision: Decision) -> Decision:
         """Buffer the feedback of ``decision`` (from :meth:`evaluate`); charge any update to it."""
-        before = self.caller.snapshot()
         feedback = Feedback.model_validate(decision.steps[-1]["feedback"])
-        update = self.add_feedback(feedback)
-        return _charge(decision, self.caller, before, update)
+        with self.caller.spending() as spent:
+            update = self.add_feedback(feedback)
+        return _charge(decision, spent, update)
 
     def _update(self, records: list[Feedback], *, final: bool = False) -> UpdateResult:
         del self.buffer[: len(records)]
@@ -248,18 +247,15 @@ def apply_rubric(
     return parse_verdict(step.output), step
 
 
-def _charge(
-    decision: Decision, caller: Caller, before: tuple[int, int], update: UpdateResult | None
-) -> Decision:
+def _charge(decision: Decision, spent: Spent, update: UpdateResult | None) -> Decision:
     """``decision`` with the cost of an update it triggered added."""
-    calls, tokens = caller.snapshot()
     steps = list(decision.steps)
     if update is not None:
         steps.append({"update": update.model_dump()})
     return decision.model_copy(
         update={
-            "calls": decision.calls + calls - before[0],
-            "tokens": decision.tokens + tokens - before[1],
+            "calls": decision.calls + spent.calls,
+            "tokens": decision.tokens + spent.tokens,
             "steps": steps,
             "updated": bool(update and update.accepted),
         }

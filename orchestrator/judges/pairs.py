@@ -49,14 +49,13 @@ def _program(problem: dict[str, str], body: str) -> str:
 
 
 def _passes_docker(programs: list[str]) -> list[bool]:
-    from clade.orchestrator.config import settings
+    from clade.orchestrator.evaluators.runner import agent_image
     from clade.sandbox import DockerSandbox, SandboxConfig
     from clade.sandbox.batch import run_batch
-    from clade.sandbox.images import build_agent_image
 
     # The agent image: the sandbox runs its clean-up with programs only that image has.
     config = SandboxConfig(
-        image=build_agent_image(settings().base_image).tag,
+        image=agent_image(),
         slots=2,
         memory_mb=512,
         cpus=1.0,

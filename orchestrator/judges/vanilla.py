@@ -17,23 +17,22 @@ class VanillaJudge:
 
     def judge(self, item: str, question: str, answer_a: str, answer_b: str) -> Decision:
         """The verdict on one presentation (``item`` is its id; no label is ever passed)."""
-        before = self.caller.snapshot()
-        step = self.caller(
-            "judge_vanilla",
-            role="judge",
-            max_tokens=self.max_tokens,
-            verdict=True,
-            question=question,
-            answer_a=answer_a,
-            answer_b=answer_b,
-        )
+        with self.caller.spending() as spent:
+            step = self.caller(
+                "judge_vanilla",
+                role="judge",
+                max_tokens=self.max_tokens,
+                verdict=True,
+                question=question,
+                answer_a=answer_a,
+                answer_b=answer_b,
+            )
         verdict = parse_verdict(step.output)
-        calls, tokens = self.caller.snapshot()
         return Decision(
             verdict=verdict,
             path="vanilla",
-            calls=calls - before[0],
-            tokens=tokens - before[1],
+            calls=spent.calls,
+            tokens=spent.tokens,
             steps=[{**step.model_dump(), "verdict": verdict}],
         )
 

@@ -1,92 +1,53 @@
 """The model layer: one interface to API models (litellm) and local ones (transformers,
 llama.cpp), with metering, budgets, record/replay and the sandbox gateway.
 
-This package stays light to import: names are loaded on first use. Start with
-:class:`ModelLayer` (``layer.complete(messages, role="judge")``), :class:`ModelsConfig`
-for a run config's ``models:`` section, and :class:`Gateway` to serve sandboxes.
+Importing it loads no heavy library (litellm, torch and the web server load on first use).
+Start with :class:`ModelLayer` (``layer.complete(messages, role="judge")``, its options in
+:class:`CallOptions`), :class:`ModelsConfig` for a run config's ``models:`` section, and
+:class:`Gateway` to serve sandboxes.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-from typing import TYPE_CHECKING, Any
+
+from clade.orchestrator.models.cache import ResponseCache, request_hash
+from clade.orchestrator.models.calls import ChatResult
+from clade.orchestrator.models.errors import (
+    BudgetExceeded,
+    ModelCallFailed,
+    ModelError,
+    ReplayMiss,
+    ScriptError,
+    UnknownModel,
+)
+from clade.orchestrator.models.gateway import Gateway
+from clade.orchestrator.models.gateway_request import GatewayLimits
+from clade.orchestrator.models.layer import CallOptions, ModelLayer
+from clade.orchestrator.models.metering import (
+    Budget,
+    BudgetTracker,
+    CallRecord,
+    JsonlSink,
+    MemorySink,
+    Sink,
+    read_jsonl,
+)
+from clade.orchestrator.models.routing import get_engine, local_backend, resolve_model
+from clade.orchestrator.models.scripted import Script, register_script
+from clade.orchestrator.models.spec import (
+    ROLES,
+    CacheConfig,
+    ModelsConfig,
+    ModelSpec,
+    Price,
+    RetryPolicy,
+    RoleName,
+)
 
 # litellm fetches its price map from the network at import unless told otherwise; Clade
-# runs offline, so use the copy litellm ships (set before anything imports litellm).
+# runs offline, so use the copy litellm ships (none of the modules above imports litellm).
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
-if TYPE_CHECKING:  # pragma: no cover
-    from clade.orchestrator.models.cache import ResponseCache, request_hash
-    from clade.orchestrator.models.calls import ChatResult
-    from clade.orchestrator.models.errors import (
-        BudgetExceeded,
-        ModelCallFailed,
-        ModelError,
-        ReplayMiss,
-        ScriptError,
-        UnknownModel,
-    )
-    from clade.orchestrator.models.gateway import Gateway
-    from clade.orchestrator.models.gateway_request import GatewayLimits
-    from clade.orchestrator.models.layer import ModelLayer
-    from clade.orchestrator.models.metering import (
-        Budget,
-        BudgetTracker,
-        CallRecord,
-        JsonlSink,
-        MemorySink,
-        Sink,
-        read_jsonl,
-    )
-    from clade.orchestrator.models.routing import get_engine, local_backend, resolve_model
-    from clade.orchestrator.models.scripted import Script, register_script
-    from clade.orchestrator.models.spec import (
-        ROLES,
-        CacheConfig,
-        ModelsConfig,
-        ModelSpec,
-        Price,
-        RetryPolicy,
-        RoleName,
-    )
-
-_EXPORTS = {
-    "cache": ("ResponseCache", "request_hash"),
-    "calls": ("ChatResult",),
-    "errors": (
-        "BudgetExceeded",
-        "ModelCallFailed",
-        "ModelError",
-        "ReplayMiss",
-        "ScriptError",
-        "UnknownModel",
-    ),
-    "gateway": ("Gateway",),
-    "gateway_request": ("GatewayLimits",),
-    "layer": ("ModelLayer",),
-    "metering": (
-        "Budget",
-        "BudgetTracker",
-        "CallRecord",
-        "JsonlSink",
-        "MemorySink",
-        "Sink",
-        "read_jsonl",
-    ),
-    "routing": ("get_engine", "local_backend", "resolve_model"),
-    "scripted": ("Script", "register_script"),
-    "spec": (
-        "ROLES",
-        "CacheConfig",
-        "ModelSpec",
-        "ModelsConfig",
-        "Price",
-        "RetryPolicy",
-        "RoleName",
-    ),
-}
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "ROLES",
@@ -94,6 +55,7 @@ __all__ = [
     "BudgetExceeded",
     "BudgetTracker",
     "CacheConfig",
+    "CallOptions",
     "CallRecord",
     "ChatResult",
     "Gateway",
@@ -129,10 +91,3 @@ def probe_embedded() -> str:
     from clade.orchestrator.models.probe import probe_embedded as probe
 
     return probe()
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

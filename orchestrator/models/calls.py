@@ -264,6 +264,12 @@ class PreparedCall:
             return original
         if isinstance(exc, CladeError):
             return exc
+        if kind == "missing_dependency":
+            from clade.orchestrator.models.faults import missing_dependency
+
+            setup = missing_dependency(exc, self.spec.model)
+            if setup is not None:
+                return setup
         return ModelCallFailed(self.spec.model, kind, attempts, detail)
 
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, TypedDict, Unpack
 
 from clade.archive.errors import ConfigError
 from clade.orchestrator.models.cache import ResponseCache, request_hash
@@ -31,7 +32,36 @@ from clade.orchestrator.models.provider import litellm_module
 from clade.orchestrator.models.routing import resolve_model
 from clade.orchestrator.models.spec import ModelsConfig
 
-SAMPLING_KEYS = frozenset({"temperature", "top_p", "max_tokens", "stop", "seed", "response_format"})
+
+class Sampling(TypedDict, total=False):
+    """Sampling parameters of one call; each given one (not None) overrides the role's."""
+
+    temperature: float | None
+    top_p: float | None
+    max_tokens: int | None
+    stop: str | list[str] | None
+    seed: int | None
+    response_format: dict[str, Any] | None
+    """An OpenAI-style format: a JSON schema is a decoding grammar on llama.cpp."""
+
+
+class CallOptions(Sampling, total=False):
+    """The keyword arguments of :meth:`ModelLayer.complete` and ``acomplete``."""
+
+    role: str
+    """Whose model and sampling parameters (default ``"agent"``)."""
+    model: str | None
+    """Another model than the role's."""
+    run_id: str | None
+    """The run the call is metered and budgeted to (default: the layer's)."""
+    candidate_id: str | None
+    budget: BudgetTracker | None
+    """A budget of the caller's own, beside the run's."""
+    priority: int
+    """Local engines serve waiting requests of higher priority first (default 0)."""
+
+
+SAMPLING_KEYS = Sampling.__optional_keys__
 
 
 class ModelLayer:
@@ -140,7 +170,7 @@ class ModelLayer:
         candidate_id: str | None = None,
         budget: BudgetTracker | None = None,
         priority: int = 0,
-        **overrides: Any,
+        **overrides: Unpack[Sampling],
     ) -> PreparedCall:
         """Resolve a request (no I/O); raises ConfigError for unknown parameters.
 
@@ -205,16 +235,24 @@ class ModelLayer:
             )
         return call.succeeded(body, cost, cached=False)
 
-    def _begin(self, messages: Sequence[Mapping[str, Any]], kwargs: dict[str, Any]) -> Any:
-        """Prepare and reserve a call; (call, cached result or None, cache sequence)."""
-        call = self.prepare(messages, **kwargs)
+    @contextmanager
+    def _calling(
+        self, messages: Sequence[Mapping[str, Any]], options: CallOptions
+    ) -> Iterator[tuple[PreparedCall, ChatResult | None, int]]:
+        """A call prepared and reserved: (call, cached result or None, cache sequence); an
+        interrupt or a cancellation inside is recorded; the reservation ends on leaving."""
+        call = self.prepare(messages, **options)
         call.reserve()
         try:
-            cached, seq = self._from_cache(call)
-        except BaseException:  # a replay miss: nothing was generated
+            cached, seq = self._from_cache(call)  # a replay miss: nothing was generated
+            try:
+                yield call, cached, seq
+            except BaseException as exc:
+                if not isinstance(exc, Exception):  # the engine stopped already
+                    call.cancelled(exc)
+                raise
+        finally:
             call.release()
-            raise
-        return call, cached, seq
 
     def _retry_in(self, call: PreparedCall, exc: Exception, attempt: int) -> float:
         """Seconds to wait before the next attempt; raises when there is none."""
@@ -223,14 +261,13 @@ class ModelLayer:
             raise call.failed(exc, kind, attempt) from exc
         return backoff(self.config.retry, attempt)
 
-    def complete(self, messages: Sequence[Mapping[str, Any]], **kwargs: Any) -> ChatResult:
-        """Call the model of ``role``; keyword arguments as in :meth:`prepare` (role, model,
-        run_id, candidate_id, budget, priority, then sampling parameters: temperature, top_p,
-        max_tokens, stop, seed, response_format)."""
-        call, cached, seq = self._begin(messages, kwargs)
-        if cached is not None:
-            return cached
-        try:
+    def complete(
+        self, messages: Sequence[Mapping[str, Any]], **options: Unpack[CallOptions]
+    ) -> ChatResult:
+        """Call the model of ``role`` (see :class:`CallOptions`), retrying transient faults."""
+        with self._calling(messages, options) as (call, cached, seq):
+            if cached is not None:
+                return cached
             litellm = litellm_module()
             call.started = time.perf_counter()
             attempt = 0
@@ -240,22 +277,17 @@ class ModelLayer:
                     response = litellm.completion(**call.litellm_kwargs())
                 except Exception as exc:
                     time.sleep(self._retry_in(call, exc, attempt))
-                    continue
-                return self._done(call, response, seq)
-        except BaseException as exc:
-            if not isinstance(exc, Exception):  # an interrupt; the engine stopped already
-                call.cancelled(exc)
-            raise
-        finally:
-            call.release()
+                else:
+                    return self._done(call, response, seq)
 
-    async def acomplete(self, messages: Sequence[Mapping[str, Any]], **kwargs: Any) -> ChatResult:
+    async def acomplete(
+        self, messages: Sequence[Mapping[str, Any]], **options: Unpack[CallOptions]
+    ) -> ChatResult:
         """Async :meth:`complete`; local engines batch concurrent calls. Cancelling the
         awaiting task cancels the generation (it stops at the next token)."""
-        call, cached, seq = self._begin(messages, kwargs)
-        if cached is not None:
-            return cached
-        try:
+        with self._calling(messages, options) as (call, cached, seq):
+            if cached is not None:
+                return cached
             litellm = await asyncio.to_thread(litellm_module)
             call.started = time.perf_counter()
             attempt = 0
@@ -265,11 +297,5 @@ class ModelLayer:
                     response = await litellm.acompletion(**call.litellm_kwargs())
                 except Exception as exc:
                     await asyncio.sleep(self._retry_in(call, exc, attempt))
-                    continue
-                return self._done(call, response, seq)
-        except BaseException as exc:
-            if not isinstance(exc, Exception):  # cancelled: the caller went away
-                call.cancelled(exc)
-            raise
-        finally:
-            call.release()
+                else:
+                    return self._done(call, response, seq)

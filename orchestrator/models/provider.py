@@ -18,7 +18,10 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal
 
@@ -67,6 +70,50 @@ def _seconds(timeout: Any) -> float | None:
     return getattr(timeout, "read", None) or getattr(timeout, "timeout", None)
 
 
+#: The arguments litellm hands a custom handler, in the order ``CustomLLM`` declares them
+#: (it passes them by keyword; a position is read by this list).
+_HANDLER_ARGS = (
+    "model",
+    "messages",
+    "api_base",
+    "custom_prompt_dict",
+    "model_response",
+    "print_verbose",
+    "encoding",
+    "api_key",
+    "logging_obj",
+    "optional_params",
+)
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What a handler needs of litellm's arguments to ``completion``/``acompletion``."""
+
+    model: str
+    messages: list[Any]
+    optional: dict[str, Any]
+    response: Any
+    timeout: Any = None
+
+    @classmethod
+    def of(cls, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Request:
+        named = {**dict(zip(_HANDLER_ARGS, args, strict=False)), **kwargs}
+        return cls(
+            named["model"],
+            named["messages"],
+            named.get("optional_params") or {},
+            named["model_response"],
+            named.get("timeout"),
+        )
+
+    def policy(self, fut: Future[Generation]) -> WaitPolicy:
+        """How long to wait for ``fut``: litellm's ``timeout`` and Clade's ``clade_wait``;
+        a scripted model's future has no admission, so its timeout counts from submission."""
+        policy = WaitPolicy.of(_seconds(self.timeout), self.optional.get("clade_wait"))
+        return policy if hasattr(fut, "admitted") else WaitPolicy(policy.seconds)
+
+
 class LocalProvider:
     """Factory of the litellm handler for one provider name (built lazily: litellm is heavy)."""
 
@@ -82,36 +129,43 @@ class LocalProvider:
                     max_workers=32, thread_name_prefix=f"clade-{provider}"
                 )
 
-            def _submit(
-                self, model: str, messages: list[Any], optional: dict[str, Any]
-            ) -> Future[Generation]:
-                params = _params(optional)
+            def _submit(self, request: _Request) -> Future[Generation]:
+                params = _params(request.optional)
                 if self.provider == "scripted":
-                    return self._pool.submit(_scripted, model, messages, params)
-                engine = get_engine(self.provider, model, optional.get("engine_options"))
-                priority = int(optional.get("clade_priority") or 0)
-                return engine.submit(messages, params, priority)
+                    return self._pool.submit(_scripted, request.model, request.messages, params)
+                options = request.optional.get("engine_options")
+                engine = get_engine(self.provider, request.model, options)
+                priority = int(request.optional.get("clade_priority") or 0)
+                return engine.submit(request.messages, params, priority)
 
-            def _error(self, exc: CladeError, model: str) -> Exception:
-                err = litellm.BadRequestError(
-                    message=str(exc), model=model, llm_provider=self.provider
-                )
-                err.clade_error = exc  # type: ignore[attr-defined]
-                return err
+            @contextmanager
+            def _translated(self, request: _Request) -> Iterator[None]:
+                """Clade's errors as ``BadRequestError`` (carrying the original in
+                ``clade_error``), an overrun as ``litellm.Timeout``."""
+                model = request.model
+                try:
+                    yield
+                except CladeError as exc:
+                    err = litellm.BadRequestError(
+                        message=str(exc), model=model, llm_provider=self.provider
+                    )
+                    err.clade_error = exc  # type: ignore[attr-defined]
+                    raise err from exc
+                except TimeoutError as exc:
+                    if not isinstance(exc, QueueTimeout) and self.provider != "scripted":
+                        # The engine is slower than estimated: a retry gets more time.
+                        options = request.optional.get("engine_options")
+                        engine = find_engine(self.provider, model, options)
+                        if engine is not None:
+                            engine.speed.slow_down()
+                    detail = str(exc) or "local generation exceeded its time limit"
+                    raise litellm.Timeout(
+                        message=detail, model=model, llm_provider=self.provider
+                    ) from None
 
-            def _timeout(
-                self, exc: TimeoutError, model: str, optional: dict[str, Any]
-            ) -> Exception:
-                if not isinstance(exc, QueueTimeout) and self.provider != "scripted":
-                    # The engine is slower than estimated: a retry gets more time.
-                    engine = find_engine(self.provider, model, optional.get("engine_options"))
-                    if engine is not None:
-                        engine.speed.slow_down()
-                detail = str(exc) or "local generation exceeded its time limit"
-                return litellm.Timeout(message=detail, model=model, llm_provider=self.provider)
-
-            def _respond(self, gen: Generation, model: str, response: Any) -> Any:
-                response.model = f"{self.provider}/{model}"
+            def _respond(self, gen: Generation, request: _Request) -> Any:
+                response = request.response
+                response.model = f"{self.provider}/{request.model}"
                 response.choices[0].message.content = gen.text
                 response.choices[0].finish_reason = gen.finish_reason
                 response.usage = litellm.Usage(
@@ -121,66 +175,21 @@ class LocalProvider:
                 )
                 return response
 
-            def completion(
-                self,
-                model: str,
-                messages: list[Any],
-                api_base: Any,
-                custom_prompt_dict: Any,
-                model_response: Any,
-                print_verbose: Any,
-                encoding: Any,
-                api_key: Any,
-                logging_obj: Any,
-                optional_params: dict[str, Any],
-                *args: Any,
-                timeout: Any = None,
-                **kwargs: Any,
-            ) -> Any:
-                policy = WaitPolicy.of(_seconds(timeout), optional_params.get("clade_wait"))
-                try:
-                    fut = self._submit(model, messages, optional_params)
-                    gen = wait_sync(fut, _timed(policy, fut))
-                except CladeError as exc:
-                    raise self._error(exc, model) from exc
-                except TimeoutError as exc:
-                    raise self._timeout(exc, model, optional_params) from None
-                return self._respond(gen, model, model_response)
+            # litellm's arguments are read by `_Request` (an override taking `*args,
+            # **kwargs` matches the base class's long signature).
+            def completion(self, *args: Any, **kwargs: Any) -> Any:
+                request = _Request.of(args, kwargs)
+                with self._translated(request):
+                    fut = self._submit(request)
+                    return self._respond(wait_sync(fut, request.policy(fut)), request)
 
-            async def acompletion(
-                self,
-                model: str,
-                messages: list[Any],
-                api_base: Any,
-                custom_prompt_dict: Any,
-                model_response: Any,
-                print_verbose: Any,
-                encoding: Any,
-                api_key: Any,
-                logging_obj: Any,
-                optional_params: dict[str, Any],
-                *args: Any,
-                timeout: Any = None,
-                **kwargs: Any,
-            ) -> Any:
-                policy = WaitPolicy.of(_seconds(timeout), optional_params.get("clade_wait"))
-                try:
-                    fut = await submit_async(
-                        self._pool, self._submit, model, messages, optional_params
-                    )
-                    gen = await wait_async(fut, _timed(policy, fut))
-                except CladeError as exc:
-                    raise self._error(exc, model) from exc
-                except TimeoutError as exc:
-                    raise self._timeout(exc, model, optional_params) from None
-                return self._respond(gen, model, model_response)
+            async def acompletion(self, *args: Any, **kwargs: Any) -> Any:
+                request = _Request.of(args, kwargs)
+                with self._translated(request):
+                    fut = await submit_async(self._pool, self._submit, request)
+                    return self._respond(await wait_async(fut, request.policy(fut)), request)
 
         return Handler()
-
-
-def _timed(policy: WaitPolicy, fut: Future[Generation]) -> WaitPolicy:
-    """A scripted model's future has no admission: its timeout counts from submission."""
-    return policy if hasattr(fut, "admitted") else WaitPolicy(policy.seconds)
 
 
 def _scripted(name: str, messages: list[Any], params: SamplingParams) -> Generation:

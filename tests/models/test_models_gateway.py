@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import stat
 import subprocess
@@ -140,13 +139,7 @@ def test_loopback_tcp_needs_a_token_per_caller(layer, monkeypatch):
     assert layer.sink.records[-1].candidate_id == "T"
 
 
-SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin")
-
-
-@pytest.mark.skipif(
-    os.geteuid() != 0 or SYSTEM_PYTHON is None, reason="needs root and /usr/bin/python3"
-)
-def test_a_non_root_process_can_use_the_socket(layer):
+def test_a_non_root_process_can_use_the_socket(layer, root_python):
     # Sandboxes run as a non-root uid: run the stdlib client file as `nobody`, as a sandbox would.
     folder = Path(tempfile.mkdtemp(prefix="clade-sock-"))
     folder.chmod(0o755)
@@ -158,7 +151,7 @@ def test_a_non_root_process_can_use_the_socket(layer):
     try:
         with Gateway(layer).serve_unix(folder / "llm.sock", candidate_id="nobody"):
             out = subprocess.run(
-                [SYSTEM_PYTHON, "-c", code],
+                [root_python, "-c", code],
                 cwd=client_dir,
                 env={"CLADE_LLM_SOCKET": str(folder / "llm.sock"), "PYTHONPATH": str(client_dir)},
                 user=65534,

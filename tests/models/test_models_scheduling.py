@@ -169,3 +169,55 @@ def test_a_missing_llama_cpp_binding_is_a_setup_error_not_retried(monkeypatch):
         ModelLayer(config).complete([{"role": "user", "content": "hi"}])
     assert "xllamacpp" in str(info.value) and "pip install" in (info.value.hint or "")
     assert len(tries) == 1, "the engine load was retried"
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["complete", "acomplete"])
+@pytest.mark.parametrize(
+    ("module", "hint"),
+    [("torch", "clade-agents[local]"), ("xllamacpp", "clade-agents[llamacpp]"), ("boto3", "boto3")],
+)
+def test_an_import_failing_mid_call_is_a_setup_error_not_a_connection_fault(
+    monkeypatch, asynchronous, module, hint
+):
+    # litellm reports what a provider raises as an APIConnectionError; a missing module in
+    # there is still a setup problem: one line naming it, its install hint, no retry.
+    import asyncio
+    import sys
+
+    from clade.orchestrator.models.scripted import register_script
+
+    monkeypatch.setitem(sys.modules, module, None)  # `import <module>` now fails
+    tries: list[int] = []
+
+    def reply(messages):
+        tries.append(1)
+        __import__(module)
+        return "unreachable"
+
+    name = register_script(f"needs-{module}", reply)
+    layer = ModelLayer(
+        ModelsConfig.model_validate({"default": name, "retry": {"max_retries": 3, "backoff_s": 5}}),
+        sink=MemorySink(),
+    )
+    ask = [{"role": "user", "content": "hi"}]
+    with pytest.raises(SetupError) as info:
+        asyncio.run(layer.acomplete(ask)) if asynchronous else layer.complete(ask)
+    assert str(info.value.message) == f"{name} cannot be called: module {module!r} is not installed"
+    assert "pip install" in (info.value.hint or "") and hint in (info.value.hint or "")
+    assert "check the provider" not in str(info.value)
+    assert tries == [1], "the call was retried"
+    [record] = layer.sink.records
+    assert record.error and record.error.startswith("missing_dependency")
+
+
+def test_a_broken_module_is_a_setup_error_with_the_import_s_own_reason():
+    from clade.orchestrator.models.faults import classify, missing_dependency
+
+    broken = ImportError("libcudart.so.12: cannot open shared object file", name="torch")
+    wrapped = RuntimeError("provider failed")
+    wrapped.__cause__ = broken
+    assert classify(wrapped) == ("missing_dependency", False)
+    error = missing_dependency(wrapped, "transformers/m")
+    assert error is not None and "libcudart.so.12" in error.message
+    assert error.message.startswith("transformers/m cannot be called: module 'torch' cannot be")
+    assert missing_dependency(RuntimeError("connection refused"), "m") is None

@@ -142,33 +142,6 @@ def test_daemon_left_behind_by_a_successful_command_is_killed(contained):
     # the `contained` fixture asserts that the daemon is gone
 
 
-def test_tampering_with_the_tests_before_grading(agent_image, run_id):
-    from clade.sandbox.grading import collect_submission, grade_in_fresh_sandbox
-
-    tests = {"test_add.py": b"from solution import add\nassert add(2, 2) == 4\n"}
-    config = SandboxConfig(image=agent_image, run_id=run_id, **SMALL)
-    with DockerSandbox(config) as agent:
-        agent.put_files(tests, "tests")
-        attack = (
-            "open('solution.py', 'w').write('def add(a, b):\\n    return 5\\n')\n"
-            "open('tests/test_add.py', 'w').write('pass\\n')\n"
-            "open('sitecustomize.py', 'w').write('import os; os._exit(0)\\n')\n"
-        )
-        assert agent.run(py(attack)).ok
-        cheat = agent.run(["python3", "tests/test_add.py"], env={"PYTHONPATH": "."})
-        assert cheat.ok  # inside its own sandbox the agent fooled its copy of the tests
-        submission = collect_submission(agent, ["solution.py"])
-    verdict = grade_in_fresh_sandbox(
-        lambda: DockerSandbox(config),
-        submission=submission,
-        tests=tests,
-        command=["python3", "tests/test_add.py"],
-        timeout_s=10,
-        env={"PYTHONPATH": "submission"},
-    )
-    assert not verdict.ok and "AssertionError" in verdict.stderr, verdict
-
-
 def test_batch_tasks_that_escape_or_kill_the_runner(contained):
     from clade.sandbox.batch import run_batch
 
