@@ -30,7 +30,7 @@ from clade.orchestrator.conductor import ConductorSettings, SandboxPython
 from clade.orchestrator.conductor.solvers import (
     BENCHMARKS,
     ConductorSolver,
-    ItemResult,
+    SolvedItem,
     Solver,
     make_solver,
     run_item,
@@ -41,7 +41,7 @@ from clade.orchestrator.models.routing import local_engine
 from clade.orchestrator.models.spec import ModelsConfig, ModelSpec
 
 
-def summarise(results: list[ItemResult], solver: str) -> dict[str, float]:
+def summarise(results: list[SolvedItem], solver: str) -> dict[str, float]:
     mine = [r for r in results if r.solver == solver]
     n = max(len(mine), 1)
     return {
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     variants = {"off": [("conductor", "off")], "on": [("conductor-structured", "on")]}
     conductors = variants.get(args.structured, variants["off"] + variants["on"])
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; model {args.model}")
-    results: list[ItemResult] = []
+    results: list[SolvedItem] = []
     started = time.perf_counter()
     with ExitStack() as stack:
         python = None if args.no_python else stack.enter_context(SandboxPython())

@@ -178,7 +178,7 @@ def main() -> None:
         print(f"  {key} = {json.dumps(value)}")
     sys.stdout.flush()
 
-    from clade.orchestrator.dgm.launch import open_archive
+    from clade.orchestrator.home import open_archive
 
     run_s = 0.0 if args.resume else run_clade(home, config_path)
     from clade.orchestrator.config import settings

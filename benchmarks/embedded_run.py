@@ -47,9 +47,10 @@ def one_run(config_path: Path, overrides: list[str]) -> dict[str, Any]:
     settings.cache_clear()
     from clade.orchestrator.dgm import launch
     from clade.orchestrator.dgm.config import load_config
+    from clade.orchestrator.home import open_archive
 
     config = load_config(config_path, overrides)
-    archive = launch.open_archive()
+    archive = open_archive()
     run_id = archive.create_run(name="embedded-run", config=config.model_dump(mode="json")).id
     built: list[Any] = []
 

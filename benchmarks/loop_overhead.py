@@ -81,6 +81,7 @@ def main() -> None:
     os.environ["CLADE_HOME"] = str(home / ".clade")
     from clade.orchestrator.dgm import launch
     from clade.orchestrator.dgm.config import RunConfig
+    from clade.orchestrator.home import open_archive
 
     backend = launch._sandbox_backend
 
@@ -104,7 +105,7 @@ def main() -> None:
             "parallelism": 2,
         }
     )
-    archive = launch.open_archive()
+    archive = open_archive()
     run_id = archive.create_run(name="loop-overhead", config=config.model_dump(mode="json")).id
     calls: list[Any] = []
     original = launch.real_steps

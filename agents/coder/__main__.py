@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import context
 from .actions import response_format
-from .loop import Limits, Trajectory, solve
+from .loop import Limits, TrajectoryLog, solve
 
 #: Characters of a JSON action per token of the reply budget (a conservative 2.5, minus the
 #: field names), so that a capped action closes before max_tokens cuts it.
@@ -99,12 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     style = _style(args.actions)
     budget = context.BUDGETS[style]
     if args.context_chars is not None:
-        budget = context.Budget(args.context_chars, budget.examples_chars, budget.observation_chars)
+        budget = context.ContextBudget(
+            args.context_chars, budget.examples_chars, budget.observation_chars
+        )
     sampling = {
         k: v for k, v in (("temperature", args.temperature), ("seed", args.seed)) if v is not None
     }
     model = _model(style, args.reply_tokens, sampling, started + args.max_seconds)
-    trajectory = Trajectory(args.trajectory)
+    trajectory = TrajectoryLog(args.trajectory)
     try:
         outcome = solve(
             args.task_file.read_text(),

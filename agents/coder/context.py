@@ -38,7 +38,7 @@ Message = dict[str, str]
 
 
 @dataclass(frozen=True)
-class Budget:
+class ContextBudget:
     """Characters of context: all messages, the worked examples, one observation."""
 
     context_chars: int
@@ -47,7 +47,7 @@ class Budget:
 
 
 #: json is the style of small local models (a 4096-token context); tags of API models.
-BUDGETS = {"json": Budget(6_000, 2_400, 800), "tags": Budget(60_000, 16_000, 8_000)}
+BUDGETS = {"json": ContextBudget(6_000, 2_400, 800), "tags": ContextBudget(60_000, 16_000, 8_000)}
 
 
 def _prompt_file(name: str, fallback: str) -> str:
@@ -157,7 +157,7 @@ def read_experience(*paths: Path) -> tuple[list[dict], int]:
 
 
 def load_examples(
-    task: str, style: str, budget: Budget, paths: tuple[Path, ...] = (EXAMPLES, EXPERIENCE)
+    task: str, style: str, budget: ContextBudget, paths: tuple[Path, ...] = (EXAMPLES, EXPERIENCE)
 ) -> tuple[list[Message], int, int]:
     """Worked examples for ``task`` within ``budget.examples_chars``: (messages, used,
     invalid lines). The examples most like the task are chosen, and the most alike comes

@@ -38,7 +38,7 @@ class Outcome:
     summary: str = ""
 
 
-class Trajectory:
+class TrajectoryLog:
     """One JSON object per line, flushed as the agent goes, so a kill loses nothing."""
 
     def __init__(self, path: Path) -> None:
@@ -58,9 +58,9 @@ def solve(
     workdir: Path,
     complete: Complete,
     limits: Limits,
-    trajectory: Trajectory,
+    trajectory: TrajectoryLog,
     style: str = "tags",
-    budget: context.Budget | None = None,
+    budget: context.ContextBudget | None = None,
     examples: tuple[Path, ...] = (context.EXAMPLES, context.EXPERIENCE),
 ) -> Outcome:
     """Work on ``task`` in ``workdir`` until the model finishes or a limit is reached.
@@ -132,6 +132,6 @@ def _act(action, workdir: Path, command_timeout: float) -> str:
         return f"error: {exc}"
 
 
-def _end(trajectory: Trajectory, outcome: Outcome) -> Outcome:
+def _end(trajectory: TrajectoryLog, outcome: Outcome) -> Outcome:
     trajectory.write(event="end", **asdict(outcome))
     return outcome

@@ -51,8 +51,11 @@ def judge_command(
     ],
     method: Annotated[str, typer.Option(help="vanilla, lwe or selective.")] = "selective",
     model: Annotated[
-        str, typer.Option(help="Model of the judge (and of updates of M).")
-    ] = "smollm2-135m",
+        str | None,
+        typer.Option(
+            help="Model of the judge (and of updates of M); default: CLADE_DEFAULT_MODEL."
+        ),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Write verdict rows here instead of stdout.")
     ] = None,
@@ -92,20 +95,19 @@ def judge_command(
         ),
     ] = None,
 ) -> None:
-    """Judge which of two answers is better; learn while judging with --method lwe/selective."""
+    """Judge which of two answers is better; learn while judging with --method lwe/selective.
+
+    From Python: ``clade.orchestrator.judges.recorded.judge_recorded``.
+    """
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
 
     from clade.archive.errors import ConfigError
-    from clade.orchestrator.dgm.launch import open_archive
-    from clade.orchestrator.judges.caller import Caller
-    from clade.orchestrator.judges.lwe import LWEConfig
-    from clade.orchestrator.judges.runner import METHODS, build_judge, judge_pairs, metrics
-    from clade.orchestrator.judges.store import ArchiveStore
-    from clade.orchestrator.models.layer import ModelLayer
-    from clade.orchestrator.models.metering import ArchiveSink
-    from clade.orchestrator.models.spec import ModelsConfig
+    from clade.orchestrator.config import settings
+    from clade.orchestrator.home import open_archive
+    from clade.orchestrator.judges.recorded import GoldOptions, judge_recorded
+    from clade.orchestrator.judges.runner import METHODS
 
     if method not in METHODS:
         raise ConfigError(f"unknown method {method!r}", hint=f"use one of {', '.join(METHODS)}")
@@ -116,53 +118,23 @@ def judge_command(
     pairs = _read_pairs(pairs_file)
     both = swap if swap is not None else any(p.label is not None for p in pairs)
     use_gold = gold or gold_file is not None or gold_tolerance is not None
-    gold_pairs, dropped = _gold_pairs(gold_file, gold_limit, pairs) if use_gold else ([], 0)
+    gold_options = None
     console = Console(stderr=True)
-    archive = open_archive()
-    run = archive.create_run(
-        name=f"judge {method} {pairs_file.name}",
-        kind="judge",
-        config={"method": method, "model": model, "name": name, "resume": resume, "swap": both,
-                "gold": {"pairs": len(gold_pairs), "dropped": dropped, "tolerance": gold_tolerance,
-                         "file": str(gold_file) if gold_file else None} if use_gold else None},
-    )  # fmt: skip
-
-    layer = ModelLayer(
-        ModelsConfig.model_validate({"default": {"model": model}}),
-        sink=ArchiveSink(archive),
-        run_id=run.id,
-    )
-    caller = Caller(layer, run_id=run.id)
-    scorer = None
     if use_gold:
-        from clade.orchestrator.judges.drift import GoldScorer
-
-        scorer = GoldScorer(gold_pairs, Caller(layer, run_id=run.id), method=method)
+        gold_pairs, dropped = _gold_pairs(gold_file, gold_limit, pairs)
+        gold_options = GoldOptions(gold_pairs, dropped, gold_tolerance, gold_file)
         console.print(
             f"scoring on {len(gold_pairs)} gold pairs"
             + (f" ({dropped} left out: the judge sees their questions)" if dropped else "")
         )
-    store = ArchiveStore(archive, name, run.id)
+    model = model or settings().default_model
+    archive = open_archive()
     sink = out.open("w", encoding="utf-8") if out else None
-    status = "failed"
     try:
-        judge = build_judge(  # with gold: scores the seed (or the vanilla judge) first
-            method,
-            caller,
-            store,
-            config=LWEConfig(gold_tolerance=gold_tolerance),
-            resume=resume,
-            gold=scorer,
-        )
         with Progress(console=console, transient=True) as bar:
             task = bar.add_task(f"judging ({method})", total=len(pairs))
 
-            def on_item(result: Any, decisions: list[Any]) -> None:
-                archive.record_trace(
-                    "judge", result.id, [d.model_dump() for d in decisions], answer=result.verdict,
-                    run_id=run.id, calls=result.calls, tokens=result.tokens,
-                    meta={"method": method, "label": result.label},
-                )  # fmt: skip
+            def on_result(result: Any) -> None:
                 line = json.dumps(result.model_dump())
                 if sink is not None:
                     sink.write(line + "\n")
@@ -171,21 +143,26 @@ def judge_command(
                     typer.echo(line)
                 bar.advance(task)
 
-            results = judge_pairs(judge, caller, pairs, both_orders=both, on_item=on_item)
-        status = "finished"
+            judged = judge_recorded(
+                archive, pairs, method=method, model=model, label=pairs_file.name, name=name,
+                resume=resume, both_orders=both, gold=gold_options, on_result=on_result,
+            )  # fmt: skip
     finally:
         if sink is not None:
             sink.close()
-        archive.finish_run(run.id, status)
-    found = metrics(results, caller)
-    table = Table(title=f"clade judge --method {method} ({model}), run {run.id}")
+    table = Table(title=f"clade judge --method {method} ({model}), run {judged.run_id}")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key, value in found.model_dump().items():
+    for key, value in judged.metrics.model_dump().items():
         table.add_row(key.replace("_", " "), "-" if value is None else str(value))
     console.print(table)
-    if store.gold:
-        console.print(gold_table(store.gold, f"gold set: {len(gold_pairs)} pairs, both orders"))
+    if judged.gold:
+        console.print(
+            gold_table(
+                judged.gold,
+                f"gold set: {len(gold_options.pairs) if gold_options else 0} pairs, both orders",
+            )
+        )
 
 
 def _gold_pairs(path: Path | None, limit: int | None, pairs: list[Any]) -> tuple[list[Any], int]:

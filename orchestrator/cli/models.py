@@ -10,17 +10,30 @@ models_app = typer.Typer(
 
 
 @models_app.command()
-def resolve(name: str = typer.Argument("smollm2-135m", help="Model name or alias.")) -> None:
+def resolve(
+    name: str | None = typer.Argument(
+        None, help="Model name or alias (default: the default model)."
+    ),
+) -> None:
     """Print the litellm name a model resolves to (shows which local engine serves an alias)."""
     from clade.orchestrator.models.routing import resolve_model
 
-    typer.echo(resolve_model(name))
+    typer.echo(resolve_model(_or_default(name)))
+
+
+def _or_default(model: str | None) -> str:
+    """``model``, or the configured default model (``CLADE_DEFAULT_MODEL``)."""
+    from clade.orchestrator.config import settings
+
+    return model or settings().default_model
 
 
 @models_app.command()
 def chat(
     prompt: str = typer.Argument(..., help="The user message."),
-    model: str = typer.Option("smollm2-135m", "--model", "-m", help="Model name or alias."),
+    model: str | None = typer.Option(
+        None, "--model", "-m", help="Model name or alias (default: the default model)."
+    ),
     max_tokens: int = typer.Option(128, help="Upper bound on generated tokens."),
     temperature: float = typer.Option(0.0, help="0 is greedy."),
 ) -> None:
@@ -29,7 +42,7 @@ def chat(
 
     result = ModelLayer().complete(
         [{"role": "user", "content": prompt}],
-        model=model,
+        model=_or_default(model),
         max_tokens=max_tokens,
         temperature=temperature,
     )
@@ -45,7 +58,9 @@ def chat(
 @models_app.command()
 def serve(
     socket: str = typer.Option("/tmp/clade-llm/llm.sock", help="Unix socket to serve on."),
-    model: str = typer.Option("smollm2-135m", "--model", "-m", help="Model served to callers."),
+    model: str | None = typer.Option(
+        None, "--model", "-m", help="Model served to callers (default: the default model)."
+    ),
 ) -> None:
     """Serve the OpenAI-compatible gateway on a Unix socket until Ctrl-C (for agents/llm_client.py)."""
     import threading
@@ -55,6 +70,7 @@ def serve(
     from clade.orchestrator.models.layer import ModelLayer
     from clade.orchestrator.models.spec import ModelsConfig, ModelSpec
 
+    model = _or_default(model)
     layer = ModelLayer(ModelsConfig(default=ModelSpec(model=model)))
     with Gateway(layer).serve_unix(Path(socket), run_id="cli", candidate_id="cli"):
         typer.echo(f"serving {model} on {socket} (CLADE_LLM_SOCKET={socket}); Ctrl-C stops")

@@ -51,7 +51,8 @@ def run(
 
     from clade.archive.errors import ConfigError
     from clade.orchestrator.dgm.config import load_config
-    from clade.orchestrator.dgm.launch import open_archive
+    from clade.orchestrator.dgm.launch import create_run
+    from clade.orchestrator.home import open_archive
 
     console = Console()
     console.soft_wrap = not console.is_terminal  # a log gets whole lines, never folded ones
@@ -72,19 +73,15 @@ def run(
         run_id = archive.resolve_id(resume, table="run")
     else:
         assert new_config is not None
-        if approve:
-            new_config = new_config.model_copy(update={"approve": True})
-        run_id = archive.create_run(
-            name=name or new_config.name, kind="dgm", config=new_config.model_dump(mode="json")
-        ).id
+        run_id = create_run(archive, new_config, name=name, approve=approve)
     _work_on(console, archive, run_id, resumed=bool(resume), approve=approve)
 
 
 def _work_on(console: Any, archive: Any, run_id: str, *, resumed: bool, approve: bool) -> None:
     """Hold the run's lock and its signal handlers while the run works."""
     from clade.archive.errors import CladeError
-    from clade.orchestrator.dgm.config import RunConfig
     from clade.orchestrator.dgm.launch import execute
+    from clade.orchestrator.dgm.launch import run_config as run_config_of
     from clade.orchestrator.dgm.report import Progress, summary
 
     from .stopping import RunStopper
@@ -96,15 +93,11 @@ def _work_on(console: Any, archive: Any, run_id: str, *, resumed: bool, approve:
 
     try:
         with archive.lock_run(run_id, on_lost=lost), stopper:
-            record = archive.get_run(run_id)
-            run_config = RunConfig.model_validate(record.config)
-            if resumed and record.status == "finished":
+            if resumed and archive.get_run(run_id).status == "finished":
                 console.print(f"run {run_id} has already finished")
-                summary(console, archive, run_id, run_config)
+                summary(console, archive, run_id, run_config_of(archive, run_id))
                 return
-            if approve and not run_config.approve:  # turned on at resume: keep it from now on
-                run_config = run_config.model_copy(update={"approve": True})
-                archive.set_run_config(run_id, run_config.model_dump(mode="json"))
+            run_config = run_config_of(archive, run_id, approve=approve)  # approve: kept
             if resumed:
                 console.print(f"resuming run [bold]{run_id}[/]")
             else:

@@ -56,55 +56,38 @@ def solve(
     A conductor model breaks the question down and calls experts (fresh calls of a model
     that see only their instruction) and Expert Python (code run in a sandbox), then
     verifies and answers. The conversation is stored in the archive as a trace.
+    From Python: ``clade.orchestrator.conductor.recorded.solve_recorded``.
     """
     from rich.console import Console
 
-    from clade.orchestrator.conductor import (
-        ConductorSettings,
-        PromptSet,
-        StructuredMode,
-        load_prompt_set,
-        store_prompt_set,
-    )
+    from clade.orchestrator.conductor import ConductorSettings, StructuredMode
+    from clade.orchestrator.conductor.recorded import choose_prompt_set, solve_recorded
     from clade.orchestrator.config import settings
-    from clade.orchestrator.dgm.launch import open_archive
+    from clade.orchestrator.home import open_archive
 
     console = Console()
     archive = open_archive()
-    folder = Path(prompt_set) if prompt_set and Path(prompt_set).is_dir() else None
-    if folder is not None:
-        prompt_id, prompts = None, PromptSet.from_folder(folder)
-    elif prompt_set:
-        prompt_id = archive.resolve_id(prompt_set, table="candidate")
-        prompts = load_prompt_set(archive, prompt_id)
-    else:
-        prompt_id, prompts = None, PromptSet.default()
+    choice = choose_prompt_set(archive, prompt_set)
     if save_prompts is not None:
         save_prompts.mkdir(parents=True, exist_ok=True)
-        for name, text in prompts.files().items():
+        for name, text in choice.prompts.files().items():
             (save_prompts / name).write_text(text, encoding="utf-8")
     conductor_model = model or settings().default_model
     roles = {"conductor": conductor_model, "expert": expert_model or conductor_model}
     mode: StructuredMode = "auto" if structured is None else ("on" if structured else "off")
     config = ConductorSettings(rounds=rounds, max_tokens=max_tokens, structured=mode)
-    run_id = archive.create_run(
-        name=question[:60], kind="conductor",
-        config={"models": roles, "settings": config.model_dump(), "python": python,
-                "prompt_set": prompt_id or (str(folder) if folder else None)},
-    ).id  # fmt: skip
-    if folder is not None:
-        prompt_id = store_prompt_set(archive, prompts, run_id=run_id)
-    try:
-        result = _run(archive, run_id, question, roles, config, prompts, prompt_id, python, console)
-    except BaseException:
-        archive.finish_run(run_id, status="failed")
-        raise
-    trace_id = archive.record_trace(
-        "conductor", question, result.steps, answer=result.answer, run_id=run_id,
-        candidate_id=prompt_id, calls=result.calls, tokens=result.tokens,
-        meta={"rounds": result.rounds, "models": roles, "structured": mode},
-    )  # fmt: skip
-    archive.finish_run(run_id)
+    with console.status("round 1: conductor") as status:
+
+        def progress(step: dict[str, Any]) -> None:
+            if step["kind"] == "expert":
+                status.update(f"round {step['round']}: {step['name']} answered")
+            elif step["kind"] == "message" and step["role"] == "assistant":
+                status.update(f"round {step['round']}: conductor answered")
+
+        solved = solve_recorded(
+            archive, question, roles, choice, settings=config, python=python, on_step=progress
+        )
+    result = solved.result
     if show_trace:
         print_trace(console, result.steps)
     if result.answer is None:
@@ -119,43 +102,9 @@ def solve(
     console.print(
         f"[dim]{result.calls} calls, {result.tokens} tokens, {result.rounds} rounds "
         f"({shape} turns, {well_formed} of {len(turns)} well formed); "
-        f"run {run_id}, trace {trace_id}[/]",
+        f"run {solved.run_id}, trace {solved.trace_id}[/]",
         highlight=False,
     )
-
-
-def _run(
-    archive: Any, run_id: str, question: str, roles: dict[str, str], config: Any,
-    prompts: Any, prompt_id: str | None, python: bool, console: Any,
-) -> Any:  # fmt: skip
-    from contextlib import ExitStack
-
-    from clade.orchestrator.conductor import SandboxPython
-    from clade.orchestrator.conductor import solve as conduct
-    from clade.orchestrator.models.layer import ModelLayer
-    from clade.orchestrator.models.metering import ArchiveSink
-    from clade.orchestrator.models.spec import ModelsConfig
-
-    # Bare names validate as specs with default sampling; unknown roles are refused.
-    models = ModelsConfig.model_validate({"default": roles["conductor"], "roles": roles})
-
-    layer = ModelLayer(models, sink=ArchiveSink(archive), run_id=run_id)
-    with ExitStack() as stack, console.status("round 1: conductor") as status:
-        expert = stack.enter_context(SandboxPython(run_id=run_id)) if python else None
-
-        def progress(step: dict[str, Any]) -> None:
-            if step["kind"] == "expert":
-                status.update(f"round {step['round']}: {step['name']} answered")
-            elif step["kind"] == "message" and step["role"] == "assistant":
-                status.update(f"round {step['round']}: conductor answered")
-
-        try:
-            return conduct(
-                question, layer, python=expert, settings=config, prompts=prompts,
-                run_id=run_id, candidate_id=prompt_id, on_step=progress,
-            )  # fmt: skip
-        finally:
-            layer.close()
 
 
 def print_trace(console: Any, steps: list[dict[str, Any]]) -> None:

@@ -25,7 +25,7 @@ another graph can add as a node (its state keys are those of :class:`ConductorSt
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,8 +34,18 @@ from .promptset import PromptSet
 from .python_expert import PythonExpert, report
 from .structured import StructuredMode, parse_structured_turn, turn_format, uses_structure
 
+if TYPE_CHECKING:
+    from clade.orchestrator.models.layer import ModelLayer
+
 Step = dict[str, Any]
 OnStep = Callable[[Step], None]
+
+
+class Meter(TypedDict):
+    """Whom the conductor's model calls are metered to."""
+
+    run_id: str | None
+    candidate_id: str | None
 
 
 class ConductorSettings(BaseModel):
@@ -86,11 +96,11 @@ class _Conductor:
 
     def __init__(
         self,
-        layer: Any,
+        layer: ModelLayer,
         settings: ConductorSettings,
         prompts: PromptSet,
         python: PythonExpert | None,
-        meter: dict[str, Any],
+        meter: Meter,
         on_step: OnStep | None,
         structured: bool = False,
     ) -> None:
@@ -100,15 +110,14 @@ class _Conductor:
     def _call(
         self, messages: list[dict[str, str]], role: str, fmt: dict[str, Any] | None = None
     ) -> tuple[str, int]:
-        extra = {"response_format": fmt} if fmt is not None else {}
         result = self.layer.complete(
             messages,
             role=role,
             temperature=self.settings.temperature,
             top_p=self.settings.top_p,
             max_tokens=self.settings.max_tokens,
+            response_format=fmt,
             **self.meter,
-            **extra,
         )
         return result.text, result.prompt_tokens + result.completion_tokens
 
@@ -223,7 +232,7 @@ class _Conductor:
 
 
 def build_conductor_graph(
-    layer: Any,
+    layer: ModelLayer,
     *,
     settings: ConductorSettings | None = None,
     prompts: PromptSet | None = None,
@@ -283,7 +292,7 @@ def initial_state(
 
 def solve(
     question: str,
-    layer: Any,
+    layer: ModelLayer,
     *,
     rounds: int = 15,
     python: PythonExpert | None = None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -23,6 +23,9 @@ from .graph import ConductorSettings, OnStep, solve
 from .promptset import PromptSet
 from .python_expert import PythonExpert
 
+if TYPE_CHECKING:
+    from clade.orchestrator.models.layer import ModelLayer
+
 SolverName = Literal["standard", "zero-shot-cot", "conductor"]
 SOLVERS: tuple[SolverName, ...] = ("standard", "zero-shot-cot", "conductor")
 BENCHMARKS = ("game24", "word-sorting", "multistep-arithmetic")
@@ -31,7 +34,7 @@ BENCHMARKS = ("game24", "word-sorting", "multistep-arithmetic")
 _ANSWER_LINE = re.compile(r"^.*\banswer\b(?:\s+is\b)?[\s:=*]*(\S.*)$", re.IGNORECASE | re.MULTILINE)
 
 
-class Attempt(BaseModel):
+class SolverAnswer(BaseModel):
     """One solver's answer to one question."""
 
     answer: str | None = Field(description="The extracted answer; None when none was given.")
@@ -40,7 +43,7 @@ class Attempt(BaseModel):
     steps: list[dict[str, Any]] = Field(default_factory=list, description="The trace.")
 
 
-class ItemResult(BaseModel):
+class SolvedItem(BaseModel):
     """One solver on one benchmark item, scored."""
 
     benchmark: str = Field(description="Evaluator name.")
@@ -63,7 +66,7 @@ class ItemResult(BaseModel):
 class Solver(Protocol):
     name: str
 
-    def attempt(self, question: str) -> Attempt:
+    def attempt(self, question: str) -> SolverAnswer:
         """Answer ``question``."""
         ...
 
@@ -94,13 +97,13 @@ class DirectSolver:
     """``standard`` or ``zero-shot-cot``: one call of the conductor role's model."""
 
     def __init__(
-        self, layer: Any, style: Literal["standard", "zero-shot-cot"],
+        self, layer: ModelLayer, style: Literal["standard", "zero-shot-cot"],
         settings: ConductorSettings | None = None,
     ) -> None:  # fmt: skip
         self.name: str = style
         self.layer, self.settings = layer, settings or ConductorSettings()
 
-    def attempt(self, question: str) -> Attempt:
+    def attempt(self, question: str) -> SolverAnswer:
         from clade.prompts import render
 
         prompt = render("conductor_baseline", question=question, style=self.name).strip()
@@ -111,7 +114,7 @@ class DirectSolver:
         )  # fmt: skip
         steps = [{"round": 1, "kind": "message", "role": r, "content": c}
                  for r, c in (("user", prompt), ("assistant", result.text))]  # fmt: skip
-        return Attempt(
+        return SolverAnswer(
             answer=extract_answer(result.text), calls=1,
             tokens=result.prompt_tokens + result.completion_tokens, steps=steps,
         )  # fmt: skip
@@ -122,7 +125,7 @@ class ConductorSolver:
     apart in a comparison, e.g. structured turns on and off)."""
 
     def __init__(
-        self, layer: Any, settings: ConductorSettings | None = None,
+        self, layer: ModelLayer, settings: ConductorSettings | None = None,
         prompts: PromptSet | None = None, python: PythonExpert | None = None,
         on_step: OnStep | None = None, name: str = "conductor",
     ) -> None:  # fmt: skip
@@ -130,18 +133,18 @@ class ConductorSolver:
         self.layer, self.settings = layer, settings or ConductorSettings()
         self.prompts, self.python, self.on_step = prompts or PromptSet.default(), python, on_step
 
-    def attempt(self, question: str) -> Attempt:
+    def attempt(self, question: str) -> SolverAnswer:
         result = solve(
             question, self.layer, settings=self.settings, prompts=self.prompts,
             python=self.python, on_step=self.on_step,
         )  # fmt: skip
-        return Attempt(
+        return SolverAnswer(
             answer=result.answer, calls=result.calls, tokens=result.tokens, steps=result.steps
         )
 
 
 def make_solver(
-    name: SolverName, layer: Any, *, settings: ConductorSettings | None = None,
+    name: SolverName, layer: ModelLayer, *, settings: ConductorSettings | None = None,
     prompts: PromptSet | None = None, python: PythonExpert | None = None,
     on_step: OnStep | None = None,
 ) -> Solver:  # fmt: skip
@@ -151,7 +154,7 @@ def make_solver(
     return DirectSolver(layer, name, settings)
 
 
-def run_item(evaluator: Evaluator, task: Task, solver: Solver) -> ItemResult:
+def run_item(evaluator: Evaluator, task: Task, solver: Solver) -> SolvedItem:
     """Let ``solver`` answer ``task`` and score the answer with ``evaluator``.
 
     A model error (a context overflow, a budget) counts as a failed item, with its reason."""
@@ -159,14 +162,14 @@ def run_item(evaluator: Evaluator, task: Task, solver: Solver) -> ItemResult:
     try:
         attempt = solver.attempt(question_of(task))
     except CladeError as exc:
-        return ItemResult(
+        return SolvedItem(
             benchmark=evaluator.name, task_id=task.id, solver=solver.name, answer=None,
             passed=False, detail=f"error: {exc}", seconds=time.perf_counter() - started,
         )  # fmt: skip
     outputs = {} if attempt.answer is None else {ANSWER: attempt.answer}
     score = evaluator.score(task, outputs, _NoGrader())
     turns = [s["turn"] for s in attempt.steps if "turn" in s]
-    return ItemResult(
+    return SolvedItem(
         benchmark=evaluator.name, task_id=task.id, solver=solver.name, answer=attempt.answer,
         passed=score.passed, detail=score.detail, calls=attempt.calls, tokens=attempt.tokens,
         seconds=time.perf_counter() - started, turns=len(turns),

@@ -20,9 +20,12 @@ format) is read by the text conventions instead (:func:`~.parse.parse_turn`).
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .parse import ExpertCall, Turn
+
+if TYPE_CHECKING:
+    from clade.orchestrator.models.layer import ModelLayer
 
 #: ``auto``: structured when the conductor's model decodes under a grammar (llama.cpp).
 StructuredMode = Literal["auto", "on", "off"]
@@ -66,7 +69,7 @@ def turn_format(*, python: bool, final_only: bool = False) -> dict[str, Any]:
     return {"type": "json_schema", "json_schema": {"name": "conductor_turn", "schema": schema}}
 
 
-def uses_structure(layer: Any, mode: StructuredMode, model: str | None = None) -> bool:
+def uses_structure(layer: ModelLayer, mode: StructuredMode, model: str | None = None) -> bool:
     """Whether the conductor's turns are structured: ``on``, or ``auto`` on an engine that
     decodes under a grammar (an API model reads the format from the prompt only)."""
     if mode == "auto":

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from clade.archive.errors import ConfigError
+from clade.orchestrator.evaluators.base import Split
 from clade.orchestrator.evaluators.runner import AgentLimits
 from clade.orchestrator.models.spec import ModelsConfig
 
@@ -45,7 +46,7 @@ class EvaluationConfig(_Strict):
     options: dict[str, Any] = Field(
         default_factory=dict, description="Options for the evaluator's constructor."
     )
-    split: str = Field(
+    split: Split = Field(
         default="dev", description="Split that selection sees (the test split stays held out)."
     )
     stages: list[Stage] = Field(
@@ -133,8 +134,9 @@ class ReviewOptions(_Strict):
     )
 
 
-class Budget(_Strict):
-    """When the run stops; whichever is reached first."""
+class RunBudget(_Strict):
+    """When the run stops; whichever is reached first. (The model layer enforces the token
+    and dollar limits per call with a ``models.metering.Budget``.)"""
 
     generations: int = Field(default=3, ge=0, description="Generations after the seed.")
     max_tokens: int | None = Field(
@@ -160,7 +162,7 @@ class RunConfig(_Strict):
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
     agent_limits: AgentLimits = Field(default_factory=AgentLimits)
     sandbox: SandboxOptions = Field(default_factory=SandboxOptions)
-    budget: Budget = Field(default_factory=Budget)
+    budget: RunBudget = Field(default_factory=RunBudget)
     review: ReviewOptions = Field(default_factory=ReviewOptions)
     experience: ExperienceOptions = Field(default_factory=ExperienceOptions)
     sampling: ChildSampling = Field(

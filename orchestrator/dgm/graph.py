@@ -1,15 +1,18 @@
 """A Darwin-Gödel self-improvement run as a LangGraph graph.
 
-    START -> seed -> plan --Send x k--> child -> plan -> ... -> finish -> END
+    START -> seed -> plan --route: Send x k--> child -> plan -> ... -> finish -> END
 
-``seed`` evaluates and admits the seed agent; ``plan`` checks the budget and selects
-``k`` parents; each ``child`` (in parallel, up to ``parallelism``) diagnoses its parent,
-lets the parent rewrite a copy of its own code in a sandbox (or, by the experience
-mutation, adds the run's solved dev tasks to it as worked examples: ``experience.py``),
-evaluates the child in stages and admits or rejects it. Scores come from the selection
-split alone, every attempt counted (``ledger.py``), ranked by the run's score rule
-(``admission.py``: the mean, or a confidence bound). The archive is the source of truth and the graph's
-state is small: a SQLite checkpointer saves it after every step (``durability="sync"``).
+``seed`` evaluates and admits the seed agent. ``plan`` checks the budget and, while some is
+left, selects the generation's ``k`` parents from the archive and announces them. The router
+``route`` is a pure function of the state, as in LangGraph's map-reduce examples: ``finish``
+once a stop reason is set, else one ``Send("child", ...)`` per selected parent. Each
+``child`` (in parallel, up to ``parallelism``) diagnoses its parent, lets the parent rewrite
+a copy of its own code in a sandbox (or, by the experience mutation, adds the run's solved
+dev tasks to it as worked examples: ``experience.py``), evaluates the child in stages and
+admits or rejects it. Scores come from the selection split alone, every attempt counted
+(``ledger.py``), ranked by the run's score rule (``admission.py``: the mean, or a
+confidence bound). The archive is the source of truth and the graph's state is small: a
+SQLite checkpointer saves it after every step (``durability="sync"``).
 
 LangGraph runs a node at least once: one in flight at a crash runs again on resume. So
 every node is idempotent: a child is found again by its key (generation and index), an
@@ -48,6 +51,7 @@ class RunState(TypedDict, total=False):
     run_id: str
     generation: int
     stop_reason: str | None
+    parents: list[str]  # the generation's parents, selected by ``plan``
     children: Annotated[list[str], operator.add]
 
 
@@ -89,23 +93,15 @@ class DGMRun:
         return {"generation": 0, "stop_reason": None}
 
     def plan(self, state: RunState) -> RunState:
-        run_id, generation = state["run_id"], state.get("generation", 0)
-        reason = self._budget_spent(run_id, generation)
+        run_id, generation = state["run_id"], state.get("generation", 0) + 1
+        reason = self._budget_spent(run_id, generation - 1)
         if reason is not None:
             return {"stop_reason": reason}
-        return {"generation": generation + 1}
-
-    def route(self, state: RunState) -> Any:
-        from langgraph.types import Send
-
-        if state.get("stop_reason"):
-            return "finish"
-        run_id, generation = state["run_id"], state["generation"]
         # Scores from the dev split alone (every attempt), as the run's score rule ranks them.
         tallies = self.ledger.tallies(run_id, self._held)
         nodes = [
             Node(s.candidate_id, self._rank(tallies.get(s.candidate_id, Tally())), s.children,
-                 *self._clade(s.candidate_id))
+                 *self._subtree_outcomes(s.candidate_id))
             for s in self.archive.selection_inputs(run_id, self.evaluator.name)
         ]  # fmt: skip
         rng = random.Random(f"{self.config.seed}:{generation}")
@@ -113,9 +109,19 @@ class DGMRun:
             self.config.selection.policy, nodes, self.config.selection.children_per_generation, rng
         )
         self.emit({"event": "generation", "generation": generation, "parents": parents})
+        return {"generation": generation, "parents": parents}
+
+    @staticmethod
+    def route(state: RunState) -> Any:
+        """Where the graph goes after ``plan``: a pure function of the state."""
+        from langgraph.types import Send
+
+        if state.get("stop_reason"):
+            return "finish"
+        run_id, generation = state["run_id"], state["generation"]
         return [
             Send("child", ChildTask(run_id=run_id, generation=generation, index=i, parent_id=p))
-            for i, p in enumerate(parents)
+            for i, p in enumerate(state.get("parents", []))
         ]
 
     def child(self, task: ChildTask) -> RunState:
@@ -138,7 +144,7 @@ class DGMRun:
                 }
             )
         elif child.status == CandidateStatus.EVALUATING:
-            self._judge(child)
+            self._admit_or_reject(child)
         return {"children": [key]}
 
     def _approved(self, child: Candidate, key: str) -> bool:
@@ -179,7 +185,7 @@ class DGMRun:
                 task["run_id"], parent.tree_hash, parent_id=parent.id, status=CandidateStatus.FAILED,
                 rejection_reason=reason, meta={**meta, "replies": replies},
             )  # fmt: skip
-        if getattr(proposal, "mutation", "edit") == "experience":  # proposed by diagnosis
+        if proposal.mutation == "experience":  # proposed by diagnosis
             made = self._experience_child(task, parent, key, proposal.model_dump())
             if made is not None:
                 return made
@@ -246,7 +252,8 @@ class DGMRun:
             proposal=proposal, meta=meta,
         )  # fmt: skip
 
-    def _judge(self, child: Candidate) -> None:
+    def _admit_or_reject(self, child: Candidate) -> None:
+        """Evaluate ``child`` in stages, then admit it or reject it with the reason."""
         score = self._evaluate_in_stages(child)
         mine = self.ledger.tally(child, self._held)
         reason = None
@@ -309,9 +316,11 @@ class DGMRun:
         return self.ledger.failures(parent, self._tasks())
 
     def _tasks(self) -> list[Task]:
-        return self.evaluator.tasks(self.config.evaluation.split)  # type: ignore[arg-type]
+        return self.evaluator.tasks(self.config.evaluation.split)
 
-    def _clade(self, candidate_id: str) -> tuple[int, int]:
+    def _subtree_outcomes(self, candidate_id: str) -> tuple[int, int]:
+        """Passed and failed evaluations pooled over the candidate's subtree (its clade, in
+        the Huxley-Gödel Machine's terms), which ``cmp_thompson`` selection draws from."""
         stats = self.archive.clade_stats(candidate_id, self.config.evaluation.evaluator)
         return stats.successes, stats.failures
 

@@ -23,7 +23,7 @@ from .ledger import Ledger, evaluate_in_stages
 if TYPE_CHECKING:
     from clade.archive.facade import Archive
     from clade.archive.tables import Candidate
-    from clade.orchestrator.evaluators.base import Evaluator, Task
+    from clade.orchestrator.evaluators.base import Evaluator, Split, Task
 
     from .protocol import Steps
 
@@ -53,7 +53,7 @@ def score_on_split(
     evaluator: Evaluator,
     candidate: Candidate,
     tasks: list[Task],
-    split: str = "test",
+    split: Split = "test",
 ) -> list[float]:
     """Score ``candidate`` once on each of ``tasks`` (recorded under ``split``; attempts
     already recorded are not redone); returns the scores in task order."""

@@ -1,5 +1,8 @@
 """Start or resume a self-improvement run: wire the archive, models, sandboxes and graph.
 
+From Python: ``run_id = create_run(archive, load_config(path))``, then
+``execute(archive, run_config(archive, run_id), run_id, resume=False, emit=print)``.
+
 The archive is the record; the LangGraph checkpointer (``checkpoints.py``: SQLite beside a
 SQLite archive, PostgreSQL beside a PostgreSQL one) is where the graph stands. ``resume`` re-invokes the
 graph with the run's id as its thread and no input, which continues after the last
@@ -23,10 +26,26 @@ from .patience import patient
 from .protocol import Steps
 
 
-def open_archive() -> Archive:
-    home = settings().home
-    home.mkdir(parents=True, exist_ok=True)
-    return Archive(settings().archive_url, home / "blobs")
+def create_run(
+    archive: Archive, config: RunConfig, *, name: str = "", approve: bool = False
+) -> str:
+    """Record a new self-improvement run of ``config`` (``approve`` kept with it, so a resumed
+    run asks too); returns its id, for :func:`execute`."""
+    if approve:
+        config = config.model_copy(update={"approve": True})
+    record = archive.create_run(
+        name=name or config.name, kind="dgm", config=config.model_dump(mode="json")
+    )
+    return record.id
+
+
+def run_config(archive: Archive, run_id: str, *, approve: bool = False) -> RunConfig:
+    """The config ``run_id`` started with; ``approve`` turns approval on from now on (kept)."""
+    config = RunConfig.model_validate(archive.get_run(run_id).config)
+    if approve and not config.approve:
+        config = config.model_copy(update={"approve": True})
+        archive.set_run_config(run_id, config.model_dump(mode="json"))
+    return config
 
 
 def real_steps(archive: Archive, run_id: str, config: RunConfig, evaluator: Any) -> Steps:
@@ -66,9 +85,9 @@ def _sandbox_backend(config: RunConfig) -> tuple[Any, str]:
     _prune_dead_sandboxes()
     if config.sandbox.image:
         return DockerSandbox, config.sandbox.image
-    from clade.sandbox.images import build_agent_image
+    from clade.orchestrator.evaluators.runner import agent_image
 
-    return DockerSandbox, build_agent_image(settings().base_image).tag
+    return DockerSandbox, agent_image()
 
 
 def _prune_dead_sandboxes() -> None:

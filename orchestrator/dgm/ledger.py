@@ -17,7 +17,7 @@ from typing import Any
 from clade.archive.facade import Archive
 from clade.archive.progress import AttemptRow
 from clade.archive.tables import Candidate
-from clade.orchestrator.evaluators.base import Score, Task
+from clade.orchestrator.evaluators.base import Score, Split, Task
 
 from .admission import Tally
 from .config import EvaluationConfig
@@ -33,7 +33,7 @@ class Ledger:
 
     archive: Archive
     evaluator: str
-    split: str
+    split: Split
 
     def rows(self, run_id: str) -> list[AttemptRow]:
         """Every attempt recorded on the split, ordered by candidate, task and attempt."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 import time
-from types import TracebackType
 from typing import Any
 
 from clade.archive.facade import Archive
@@ -72,14 +71,9 @@ class Progress:
             self._live.__enter__()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: Any) -> None:
         if self._live is not None:
-            self._live.__exit__(exc_type, exc, tb)
+            self._live.__exit__(*exc_info)
 
     def ask_approval(self, question: dict[str, Any]) -> bool:
         """Show a child's diff and ask whether to evaluate it (the live line steps aside)."""

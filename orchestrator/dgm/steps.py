@@ -33,6 +33,7 @@ from clade.orchestrator.evaluators.runner import (
     agent_sandboxes,
     run_tasks,
 )
+from clade.orchestrator.home import SEED_PARTS, seed_agent_folder, seed_files
 from clade.orchestrator.judges.review import DiffReview, review_diff
 from clade.orchestrator.models.gateway import Gateway
 from clade.sandbox import SandboxConfig
@@ -92,28 +93,6 @@ def fit_sources(sources: Mapping[str, str], budget: int) -> list[tuple[str, str]
         shares[path] = min(len(sources[path]), left // (len(pending) + 1))
         left -= shares[path]
     return [(path, _clip(sources[path], shares[path])) for path in sorted(sources)]
-
-
-def seed_agent_folder() -> Path:
-    """The built-in agents folder, ``agents/``, wherever Clade is installed."""
-    from importlib import resources
-
-    return Path(str(resources.files("clade.agents")))
-
-
-#: What of ``agents/`` makes the built-in seed's tree: the agent and its model client.
-SEED_PARTS = ("coder", "llm_client.py")
-
-
-def seed_files(folder: Path, parts: tuple[str, ...] | None = None) -> dict[str, bytes]:
-    """An agent's tree: every file under ``folder`` (or only ``parts`` of it), caches left out."""
-    return {
-        path.relative_to(folder).as_posix(): path.read_bytes()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-        and "__pycache__" not in path.parts
-        and (parts is None or path.relative_to(folder).parts[0] in parts)
-    }
 
 
 def write_tree(files: Mapping[str, bytes], root: Path) -> Path:

@@ -72,7 +72,7 @@ def build_judge(
     return lwe if method == "lwe" else SelectiveJudge(VanillaJudge(caller), lwe)
 
 
-class ItemResult(BaseModel):
+class PairResult(BaseModel):
     """The verdicts on one pair and what they cost."""
 
     id: str = Field(description="Item id.")
@@ -110,8 +110,8 @@ def judge_pairs(
     pairs: Sequence[Pair],
     *,
     both_orders: bool = True,
-    on_item: Callable[[ItemResult, list[Decision]], None] | None = None,
-) -> list[ItemResult]:
+    on_item: Callable[[PairResult, list[Decision]], None] | None = None,
+) -> list[PairResult]:
     """Judge every pair (and its swap), then flush the judge's remaining feedback."""
     results = []
     for index, pair in enumerate(pairs):
@@ -121,7 +121,7 @@ def judge_pairs(
         if both_orders:
             decisions.append(judge.judge(item, pair.question, pair.answer_b, pair.answer_a))
         second = decisions[1] if both_orders else None
-        result = ItemResult(
+        result = PairResult(
             id=item,
             label=pair.label,
             verdict=first.verdict,
@@ -143,7 +143,7 @@ def _share(hits: list[bool]) -> float | None:
     return round(sum(hits) / len(hits), 4) if hits else None
 
 
-def metrics(results: Sequence[ItemResult], caller: Caller) -> Metrics:
+def metrics(results: Sequence[PairResult], caller: Caller) -> Metrics:
     """The metrics of ``results``; cost from ``caller``'s counters (the flush included)."""
     labelled = [r for r in results if r.label is not None]
     swapped = [r for r in labelled if r.verdicts == 2]

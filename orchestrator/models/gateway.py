@@ -80,17 +80,13 @@ class TcpServer:
         priority: int = 0,
     ) -> str:
         """A new token; calls made with it are metered (and budgeted) to this caller."""
-        from clade.orchestrator.models.gateway_app import Caller
+        from clade.orchestrator.models.gateway_app import Attribution
 
         tracker = BudgetTracker(budget, f"candidate {candidate_id}") if budget else None
         token = "clade-" + secrets.token_urlsafe(24)
         with self._lock:
-            self._callers[token] = Caller(run_id, candidate_id, role, tracker, priority)
+            self._callers[token] = Attribution(run_id, candidate_id, role, tracker, priority)
         return token
-
-    def revoke(self, token: str) -> None:
-        with self._lock:
-            self._callers.pop(token, None)
 
     def caller(self, token: str | None) -> Any:
         with self._lock:
@@ -149,7 +145,7 @@ class Gateway:
     ) -> Iterator[UnixServer]:
         """Serve on the Unix socket ``path``; every call is attributed to this caller and
         queued in local engines at ``priority``."""
-        from clade.orchestrator.models.gateway_app import Caller, InFlight, build_app
+        from clade.orchestrator.models.gateway_app import Attribution, InFlight, build_app
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -159,7 +155,7 @@ class Gateway:
             )
         path.unlink(missing_ok=True)
         tracker = BudgetTracker(budget, f"candidate {candidate_id}") if budget else None
-        caller = Caller(run_id, candidate_id, role, tracker, priority)
+        caller = Attribution(run_id, candidate_id, role, tracker, priority)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.bind(str(path))
         os.chmod(path, 0o666)

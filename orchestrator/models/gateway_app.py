@@ -1,6 +1,6 @@
 """The OpenAI-compatible app a sandbox talks to: ``POST /v1/chat/completions``, ``GET /v1/models``.
 
-Each request is attributed to a :class:`Caller` (run, candidate, role, budget, priority)
+Each request is attributed to an :class:`Attribution` (run, candidate, role, budget, priority)
 found by the server: a Unix socket has one caller; a TCP listener maps bearer tokens to
 callers. The request's ``model`` field is informational: a sandbox gets the model of its
 role. Errors use OpenAI's shape ``{"error": {"message", "type", "code"}}``; a spent budget
@@ -47,9 +47,9 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Caller:
-    """Who is calling: every call is metered to it, checked against its budget, and queued
-    in local engines at its ``priority`` (higher is served sooner)."""
+class Attribution:
+    """Whom a request is attributed to: every call is metered to it, checked against its
+    budget, and queued in local engines at its ``priority`` (higher is served sooner)."""
 
     run_id: str | None
     candidate_id: str | None
@@ -125,7 +125,7 @@ async def _gone(request: Request) -> None:
 
 def build_app(
     layer: ModelLayer,
-    identify: Callable[[Request], Caller | None],
+    identify: Callable[[Request], Attribution | None],
     limits: GatewayLimits | None = None,
     inflight: InFlight | None = None,
 ) -> Starlette:
@@ -138,7 +138,7 @@ def build_app(
             401, "authentication_error", "unknown or missing bearer token", "invalid_api_key"
         )
 
-    async def generate(request: Request, caller: Caller, req: ChatRequest) -> Response:
+    async def generate(request: Request, caller: Attribution, req: ChatRequest) -> Response:
         task = asyncio.ensure_future(
             layer.acomplete(
                 req.chat(),

@@ -1,7 +1,8 @@
 """Metering: one :class:`CallRecord` per model call, sinks that keep them, and budgets.
 
 A sink is any ``Callable[[CallRecord], None]``; :class:`ArchiveSink` writes the archive's
-``model_call`` table.
+``model_call`` table, through :class:`CallStore`, the one method of the archive it needs
+(so the model layer does not import the archive).
 
 A :class:`BudgetTracker` (a run's or a sandbox's) is *reserved* before each call and
 *settled* after it: :func:`reserve` holds the call's prompt tokens plus its ``max_tokens``
@@ -19,14 +20,11 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from clade.orchestrator.models.errors import BudgetExceeded
-
-if TYPE_CHECKING:
-    from clade.archive.facade import Archive
 
 
 def _now() -> datetime:
@@ -64,10 +62,30 @@ class CallRecord(BaseModel):
 Sink = Callable[[CallRecord], None]
 
 
+class CallStore(Protocol):
+    """Where :class:`ArchiveSink` records calls: ``clade.archive.Archive`` is one."""
+
+    def record_model_call(
+        self,
+        run_id: str | None,
+        candidate_id: str | None,
+        role: str,
+        model: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cost_usd: float,
+        latency_s: float,
+        error: str | None = None,
+        *,
+        cached: bool = False,
+        created_at: datetime | None = None,
+    ) -> object: ...
+
+
 class ArchiveSink:
     """Records every call in an archive (runs, ``clade solve``, ``clade judge``)."""
 
-    def __init__(self, archive: Archive) -> None:
+    def __init__(self, archive: CallStore) -> None:
         self.archive = archive
 
     def __call__(self, record: CallRecord) -> None:

@@ -90,9 +90,9 @@ def test_the_embedded_model_answers_every_step_with_a_well_formed_action():
     """One short attempt of the seed agent on SmolLM2-135M (llama.cpp) in a Docker sandbox:
     every reply is a JSON action the agent runs (none malformed)."""
     from clade.orchestrator.config import settings
-    from clade.orchestrator.dgm.steps import SEED_PARTS, seed_agent_folder, seed_files
     from clade.orchestrator.evaluators.base import Task
     from clade.orchestrator.evaluators.runner import AgentLimits, agent_sandboxes
+    from clade.orchestrator.home import SEED_PARTS, seed_agent_folder, seed_files
     from clade.orchestrator.models.routing import local_backend
     from clade.sandbox import DockerSandbox, SandboxConfig
     from clade.sandbox.images import build_agent_image

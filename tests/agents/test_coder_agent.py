@@ -8,7 +8,7 @@ import time
 import pytest
 
 from clade.agents.coder.actions import MalformedAction, parse_action
-from clade.agents.coder.loop import Limits, Trajectory, solve
+from clade.agents.coder.loop import Limits, TrajectoryLog, solve
 from clade.agents.coder.tools import apply_edit, run_bash
 
 
@@ -82,7 +82,7 @@ def test_solve_edits_runs_and_finishes_with_a_trajectory(tmp_path):
         ]
     )
     traj = tmp_path / "traj.jsonl"
-    trajectory = Trajectory(traj)
+    trajectory = TrajectoryLog(traj)
     outcome = solve("write hello.py", tmp_path, complete, Limits(), trajectory)
     trajectory.close()
     assert (outcome.status, outcome.steps, outcome.tokens, outcome.summary) == (
@@ -99,14 +99,16 @@ def test_solve_edits_runs_and_finishes_with_a_trajectory(tmp_path):
 
 def test_solve_stops_at_limits_and_on_model_errors(tmp_path):
     complete, _ = scripted(["<bash>true</bash>"] * 5)
-    outcome = solve("loop", tmp_path, complete, Limits(max_steps=3), Trajectory(tmp_path / "t1"))
+    outcome = solve("loop", tmp_path, complete, Limits(max_steps=3), TrajectoryLog(tmp_path / "t1"))
     assert (outcome.status, outcome.steps) == ("step_limit", 3)
     complete, _ = scripted(["<bash>true</bash>"] * 5)
-    outcome = solve("loop", tmp_path, complete, Limits(max_tokens=15), Trajectory(tmp_path / "t2"))
+    outcome = solve(
+        "loop", tmp_path, complete, Limits(max_tokens=15), TrajectoryLog(tmp_path / "t2")
+    )
     assert (outcome.status, outcome.steps) == ("token_limit", 2)
 
     def broken(messages):
         raise ConnectionError("socket gone")
 
-    outcome = solve("x", tmp_path, broken, Limits(), Trajectory(tmp_path / "t3"))
+    outcome = solve("x", tmp_path, broken, Limits(), TrajectoryLog(tmp_path / "t3"))
     assert outcome.status == "model_error" and "socket gone" in outcome.summary

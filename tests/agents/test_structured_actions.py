@@ -20,7 +20,7 @@ from clade.agents.coder.actions import (
     parse_json_action,
     render_action,
 )
-from clade.agents.coder.loop import Limits, Trajectory, solve
+from clade.agents.coder.loop import Limits, TrajectoryLog, solve
 
 AGENTS = Path(__file__).resolve().parents[2] / "agents"
 
@@ -113,7 +113,7 @@ def test_worked_examples_fit_the_budget_most_alike_last_in_the_asked_format(tmp_
         _example("x" * 5000, "<finish>too long for the budget</finish>"),
     ]
     path.write_text("\n".join(lines) + "\n")
-    budget = context.Budget(9000, 600, 100)
+    budget = context.ContextBudget(9000, 600, 100)
     messages, used, invalid = context.load_examples(
         "Sort these words: d c", "json", budget, (path,)
     )
@@ -137,8 +137,8 @@ def test_solve_puts_examples_before_the_task_and_keeps_the_context_in_budget(tmp
         seen.append([dict(m) for m in messages])
         return replies.pop(0), 1
 
-    trajectory = Trajectory(tmp_path / "t.jsonl")
-    budget = context.Budget(2500, 1000, 400)
+    trajectory = TrajectoryLog(tmp_path / "t.jsonl")
+    budget = context.ContextBudget(2500, 1000, 400)
     outcome = solve(
         "print zeros", tmp_path, complete, Limits(), trajectory, "json", budget, (path,)
     )
@@ -194,7 +194,7 @@ def test_a_finish_before_any_action_is_refused_once(tmp_path):
         seen.append(messages[-1]["content"])
         return replies.pop(0), 1
 
-    trajectory = Trajectory(tmp_path / "t.jsonl")
+    trajectory = TrajectoryLog(tmp_path / "t.jsonl")
     outcome = solve("do it", tmp_path, complete, Limits(), trajectory, "json", examples=())
     trajectory.close()
     assert (outcome.status, outcome.steps) == ("finished", 2)

@@ -17,7 +17,7 @@ from .conftest import Scripted, expert_turn, final
 
 @pytest.fixture
 def archive(clade_home):
-    from clade.orchestrator.dgm.launch import open_archive
+    from clade.orchestrator.home import open_archive
 
     with open_archive() as opened:
         yield opened

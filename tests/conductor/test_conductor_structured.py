@@ -181,7 +181,7 @@ def test_clade_solve_switches_structured_turns(clade_home):
     from typer.testing import CliRunner
 
     from clade.orchestrator.cli import app
-    from clade.orchestrator.dgm.launch import open_archive
+    from clade.orchestrator.home import open_archive
     from clade.orchestrator.models.scripted import register_script
 
     tag = uuid.uuid4().hex[:8]

@@ -21,7 +21,8 @@ def test_one_generation_on_the_embedded_model(tmp_path, monkeypatch):
 
     settings.cache_clear()
     from clade.orchestrator.dgm.config import RunConfig
-    from clade.orchestrator.dgm.launch import execute, open_archive
+    from clade.orchestrator.dgm.launch import execute
+    from clade.orchestrator.home import open_archive
 
     config = RunConfig.model_validate(
         {

@@ -54,7 +54,8 @@ def run_env(tmp_path, monkeypatch):
 
 def test_two_generation_run_with_a_known_self_modification(run_env):
     from clade.orchestrator.dgm.config import load_config
-    from clade.orchestrator.dgm.launch import execute, open_archive
+    from clade.orchestrator.dgm.launch import execute
+    from clade.orchestrator.home import open_archive
 
     config = load_config(run_env)
     archive = open_archive()

@@ -63,8 +63,9 @@ def test_a_child_learns_from_the_seeds_solved_dev_task_and_uses_it(env):
     from clade.orchestrator.dgm.config import RunConfig
     from clade.orchestrator.dgm.experience import EXPERIENCE_FILE, read_examples
     from clade.orchestrator.dgm.heldout import best_candidate, score_on_split
-    from clade.orchestrator.dgm.launch import execute, open_archive, real_steps
+    from clade.orchestrator.dgm.launch import execute, real_steps
     from clade.orchestrator.evaluators.generated import WordSorting
+    from clade.orchestrator.home import open_archive
 
     config = RunConfig.model_validate(
         {

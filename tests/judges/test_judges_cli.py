@@ -32,7 +32,7 @@ def test_judge_writes_rows_metrics_and_m_versions(clade_home, tmp_path, fake, sc
     assert all(r["verdicts"] == 2 and r["label"] == "A" for r in rows)
     assert "pair accuracy" in result.stderr and "consistency" in result.stderr
 
-    from clade.orchestrator.dgm.launch import open_archive
+    from clade.orchestrator.home import open_archive
 
     with open_archive() as archive:
         versions = archive.meta_prompt_versions("judge", "t")

@@ -95,7 +95,7 @@ def test_clade_judge_scores_every_version_on_gold_and_refuses_a_drop(clade_home,
     assert result.exit_code == 0, result.output
     assert "gold set: 4 pairs" in result.stderr and "refused" in result.stderr
 
-    from clade.orchestrator.dgm.launch import open_archive
+    from clade.orchestrator.home import open_archive
 
     with open_archive() as archive:
         versions = archive.meta_prompt_versions("judge", "g")

@@ -27,7 +27,7 @@ def recorded(clade_home, monkeypatch):
 
 
 def _archive():
-    from clade.orchestrator.dgm.launch import open_archive
+    from clade.orchestrator.home import open_archive
 
     return open_archive()
 
