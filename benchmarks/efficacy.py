@@ -38,8 +38,8 @@ EMBEDDED = {"smollm2-135m"}
 #: Difficulty levels at which the 135M model's seed solves a few dev tasks (so there is
 #: something to learn from) and far from all; >= 100 test tasks each.
 EMBEDDED_LEVELS: dict[str, dict[str, Any]] = {
-    "word-sorting": {"n": 240, "min_words": 1, "max_words": 3, "max_syllables": 1},
-    "multistep-arithmetic": {"n": 240, "depth": 1},
+    "word-sorting": {"n": 700, "min_words": 1, "max_words": 3, "max_syllables": 1},
+    "multistep-arithmetic": {"n": 400, "depth": 1},
     "game24": {"numbers": 3, "max_number": 20},
     "humaneval": {},
 }

@@ -126,7 +126,10 @@ class _SeededConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    n: int = Field(default=100, ge=1, le=100_000, description="Tasks generated, over both splits.")
+    n: int = Field(
+        default=100, ge=1, le=100_000,
+        description="Tasks drawn, over both splits; a problem drawn again is kept once.",
+    )  # fmt: skip
     seed: int = Field(default=0, description="Seed of the generator: another seed, other tasks.")
 
 
@@ -145,14 +148,21 @@ class _Seeded:
         return random.Random(f"{self.name}:{self.seed}:{index}")
 
     def tasks(self, split: Split) -> list[Task]:
-        tasks = []
+        """The split's tasks, each problem once; a test task is never a copy of a dev task.
+
+        A small level (three one-syllable words, say) draws the same problem more than once.
+        Ids are split by :func:`split_of` as everywhere, then a repeat within a split is
+        dropped, and so is a test problem that the dev split also holds, so neither
+        selection nor the experience store ever sees a held-out problem in other words."""
+        drawn: dict[Split, dict[str, Task]] = {"dev": {}, "test": {}}
         for index in range(self.n):
             task_id = f"{self.prefix}-{self.seed}-{index}"
-            if split_of(task_id) == split:
-                tasks.append(
-                    Task(id=task_id, statement=self.statement(self._rng(index)) + _ANSWER_NOTE)
-                )
-        return tasks
+            problem = self.problem(self._rng(index))
+            statement = self.statement(self._rng(index)) + _ANSWER_NOTE
+            drawn[split_of(task_id)].setdefault(problem, Task(id=task_id, statement=statement))
+        if split == "dev":
+            return list(drawn["dev"].values())
+        return [task for problem, task in drawn["test"].items() if problem not in drawn["dev"]]
 
     def score(self, task: Task, outputs: Mapping[str, str], grader: Grader) -> Score:
         try:
@@ -167,6 +177,10 @@ class _Seeded:
 
     def statement(self, rng: random.Random) -> str:
         raise NotImplementedError
+
+    def problem(self, rng: random.Random) -> str:
+        """What makes two tasks the same problem (the statement; word sorting: the words)."""
+        return self.statement(rng)
 
     def expected(self, rng: random.Random) -> str:
         raise NotImplementedError
@@ -203,6 +217,9 @@ class WordSorting(_Seeded):
 
     def expected(self, rng: random.Random) -> str:
         return " ".join(sorted(self._words(rng)))
+
+    def problem(self, rng: random.Random) -> str:
+        return self.expected(rng)  # the same words in another order are the same problem
 
 
 class MultistepArithmetic(_Seeded):

@@ -97,3 +97,25 @@ def test_difficulty_levels_change_the_tasks_and_keep_the_defaults():
         load_evaluator("word-sorting", min_words=6, max_words=5)
     with pytest.raises(ConfigError):
         load_evaluator("game24", numbers=5)
+
+
+@pytest.mark.parametrize(
+    "make, problem",
+    [
+        # 16 one-word and 136 two-word problems in all: a small level draws them again and again
+        (lambda: WordSorting(n=400, min_words=1, max_words=2, max_syllables=1),
+         lambda t: " ".join(sorted(t.statement.split(": ", 1)[1].split("\n")[0].split()))),
+        (lambda: MultistepArithmetic(n=400, depth=1, max_number=3),
+         lambda t: t.statement.split("\n")[0]),
+    ],
+)  # fmt: skip
+def test_a_held_out_problem_is_never_a_dev_problem_and_none_is_counted_twice(make, problem):
+    bench = make()
+    dev, test = bench.tasks("dev"), bench.tasks("test")
+    dev_problems, test_problems = [problem(t) for t in dev], [problem(t) for t in test]
+    assert len(set(dev_problems)) == len(dev_problems) and len(set(test_problems)) == len(test)
+    assert not set(dev_problems) & set(test_problems)
+    assert dev and test and len(dev) + len(test) < 400  # repeats were drawn, and dropped
+    if isinstance(bench, WordSorting):  # the answer is still recomputed from the kept draw's id
+        for task in test[:5]:
+            assert bench.score(task, {"answer.txt": problem(task)}, NO_GRADER).passed
