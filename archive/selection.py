@@ -29,20 +29,25 @@ class SelectionMixin:
     def _read(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError
 
-    def clade_stats(self, candidate_id: str, evaluator: str | None = None) -> CladeStats:
-        """Pooled successes and failures over every evaluation in the candidate's subtree."""
+    def clade_stats(
+        self, candidate_id: str, evaluator: str | None = None, split: str | None = None
+    ) -> CladeStats:
+        """Pooled successes and failures over every evaluation in the candidate's subtree
+        (of one evaluator and one split when given: a run selects on its own split only, so
+        held-out scores recorded for its candidates never reach selection)."""
         query = (
             _SUBTREE
             + """
         SELECT (SELECT count(*) FROM sub) AS size, coalesce(sum(s.n), 0) AS n,
                coalesce(sum(s.n_passed), 0) AS ok, sum(s.score_sum) AS total
-        FROM candidate_score s WHERE s.candidate_id IN (SELECT id FROM sub) {ev}"""
+        FROM candidate_score s WHERE s.candidate_id IN (SELECT id FROM sub) {ev} {sp}"""
         )
         with self._read() as conn:
             r = conn.execute(
-                sql_text(query.format(ev="AND s.evaluator = :ev" if evaluator else "")),
-                {"id": candidate_id, "ev": evaluator},
-            ).one()
+                sql_text(query.format(ev="AND s.evaluator = :ev" if evaluator else "",
+                                      sp="AND s.split = :sp" if split else "")),
+                {"id": candidate_id, "ev": evaluator, "sp": split},
+            ).one()  # fmt: skip
         if r.size == 0:
             raise UnknownIdError(f"no candidate with id {candidate_id!r}")
         return CladeStats(

@@ -241,10 +241,19 @@ def score_held_out(archive: Any, run_id: str, test_tasks: int) -> dict[str, Any]
     unbounded = config.budget.model_copy(update={"max_tokens": None, "max_usd": None})
     steps = real_steps(archive, run_id, config.model_copy(update={"budget": unbounded}), evaluator)
     started = time.monotonic()
-    before = score_on_split(archive, steps, evaluator, seed, tasks)
+
+    def scored(name: str, candidate: Any) -> list[float]:
+        print(f"{time.strftime('%H:%M:%S')} held-out: scoring {name} on {len(tasks)} test tasks",
+              file=sys.stderr, flush=True)  # fmt: skip
+        scores = score_on_split(archive, steps, evaluator, candidate, tasks)
+        print(f"{time.strftime('%H:%M:%S')} held-out: {name} solved {sum(scores):g}/{len(tasks)}",
+              file=sys.stderr, flush=True)  # fmt: skip
+        return scores
+
+    before = scored("the seed", seed)
     after = before
     if best_id != seed.id:
-        after = score_on_split(archive, steps, evaluator, archive.get_candidate(best_id), tasks)
+        after = scored(f"the best ({best_id})", archive.get_candidate(best_id))
     test_s = time.monotonic() - started
     low, high = paired_bootstrap(before, after)
     n = len(tasks)

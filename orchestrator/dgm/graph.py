@@ -321,7 +321,8 @@ class DGMRun:
     def _subtree_outcomes(self, candidate_id: str) -> tuple[int, int]:
         """Passed and failed evaluations pooled over the candidate's subtree (its clade, in
         the Huxley-Gödel Machine's terms), which ``cmp_thompson`` selection draws from."""
-        stats = self.archive.clade_stats(candidate_id, self.config.evaluation.evaluator)
+        evaluation = self.config.evaluation
+        stats = self.archive.clade_stats(candidate_id, evaluation.evaluator, evaluation.split)
         return stats.successes, stats.failures
 
     def _budget_spent(self, run_id: str, generation: int) -> str | None:

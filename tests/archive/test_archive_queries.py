@@ -76,6 +76,16 @@ def test_clade_statistics_pool_the_whole_subtree(family, archive):
     assert (leaf.size, leaf.evaluations, leaf.mean_score) == (1, 0, None)
 
 
+def test_clade_statistics_of_one_split_leave_the_other_out(family, archive):
+    # the family's rows are on the test split; a run selecting on dev must not see them
+    assert archive.clade_stats(family["seed"].id, "toy", "dev").evaluations == 0
+    archive.add_evaluation(family["a"].id, "toy", "t5", 1.0, True, split="dev")
+    dev = archive.clade_stats(family["seed"].id, "toy", "dev")
+    assert (dev.evaluations, dev.successes, dev.failures) == (1, 1, 0)
+    test = archive.clade_stats(family["seed"].id, "toy", "test")
+    assert (test.evaluations, test.successes, test.failures) == (6, 3, 3)
+
+
 def test_selection_inputs_are_admitted_evaluated_candidates(family, archive):
     inputs = {s.candidate_id: s for s in archive.selection_inputs(family["run"].id)}
     assert set(inputs) == {family["seed"].id, family["a"].id}
