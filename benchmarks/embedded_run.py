@@ -158,6 +158,7 @@ def main() -> None:
     }
     if quiet and loaded:
         ratio = loaded / quiet
+        summary["loaded_over_quiet"] = round(ratio, 2)
         print(f"loaded / quiet = {ratio:.2f} (target <= {TARGETS['loaded_over_quiet']})")
     print(f"targets: quiet_wall_s <= {TARGETS['quiet_wall_s']}, calls_in_time >= "
           f"{TARGETS['calls_in_time']}, abandoned_tokens == 0, children_edited >= 2")  # fmt: skip
