@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from clade.archive.facade import Archive
 
-__all__ = ["Archive"]
+__all__ = ["Archive", "stalled_s"]
+
+
+def stalled_s() -> float:
+    """Seconds this process has waited for an unavailable archive database (all threads)."""
+    from clade.archive.retry import stalled_s as stalled
+
+    return stalled()
 
 
 def __getattr__(name: str) -> Any:

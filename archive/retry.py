@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -65,9 +66,40 @@ def mapped(exc: BaseException, url: str, waited_s: float | None = None) -> Excep
     )
 
 
+#: A start that takes longer than this waited for the database (SQLite's busy timeout
+#: blocks inside the driver); a normal one takes milliseconds, even on a busy machine.
+STALL_S = 1.0
+_stalls = {"total_s": 0.0}
+_stalls_lock = threading.Lock()
+
+
+def stalled_s() -> float:
+    """Seconds this process has spent waiting for an unavailable database, in all threads
+    (a locked SQLite file, a restarting server). Work that waited on the archive for long
+    compares this before and after: its outcome may say more about the database than about
+    the work."""
+    with _stalls_lock:
+        return _stalls["total_s"]
+
+
+def _stalled(began: float) -> None:
+    waited = time.monotonic() - began
+    if waited > STALL_S:
+        with _stalls_lock:
+            _stalls["total_s"] += waited
+
+
 def retry_transient(start: Callable[[], T], wait_s: float, url: str) -> T:
-    """``start()``, repeated with backoff while the database is transiently unavailable."""
+    """``start()``, repeated with backoff while the database is transiently unavailable;
+    the time it waited counts in :func:`stalled_s`."""
     began = time.monotonic()
+    try:
+        return _retry(start, wait_s, url, began)
+    finally:
+        _stalled(began)
+
+
+def _retry(start: Callable[[], T], wait_s: float, url: str, began: float) -> T:
     delay, warned = _FIRST_WAIT_S, False
     while True:
         try:

@@ -41,6 +41,7 @@ from .config import RunConfig
 from .diagnosis import DiagnosisFailed
 from .experience import experience_tree, held_tasks
 from .ledger import Ledger, evaluate_in_stages
+from .patience import unstalled
 from .protocol import SelfModificationFailed, Steps
 from .selection import Node, select_parents
 
@@ -174,7 +175,8 @@ class DGMRun:
             if made is not None:
                 return made
         try:
-            proposal = self.steps.diagnose(parent, self._failures(parent), key)
+            with unstalled(f"{key}'s diagnosis"):
+                proposal = self.steps.diagnose(parent, self._failures(parent), key)
         except CladeError as exc:  # no valid proposal, a failed model call, a spent budget
             if isinstance(exc, InfrastructureError):  # the machine's failure: never a verdict
                 raise
@@ -191,7 +193,8 @@ class DGMRun:
                 return made
             meta["experience"] = "no solved dev task to learn from yet: an edit instead"
         try:
-            tree, log = self.steps.self_modify(parent, proposal, key)
+            with unstalled(f"{key}'s self-modification"):
+                tree, log = self.steps.self_modify(parent, proposal, key)
         except Exception as exc:  # one bad step is a failed candidate, not a failed run
             if machine_failure(exc, docker=self.config.sandbox.backend == "docker"):
                 raise as_machine_failure(exc) from exc  # the engine's or the archive's, not its

@@ -21,6 +21,7 @@ from clade.orchestrator.evaluators.base import Score, Split, Task
 
 from .admission import Tally
 from .config import EvaluationConfig
+from .patience import unstalled
 from .protocol import Steps
 
 #: Candidate id -> the ids of the tasks it holds worked examples of (see experience.py).
@@ -98,7 +99,8 @@ def evaluate_in_stages(
         staged = tasks[: stage.tasks]
         todo = [(t, a) for t in staged for a in range(evaluation.attempts) if (t.id, a) not in done]
         if todo:
-            results = steps.evaluate(candidate, [t for t, _ in todo])
+            with unstalled(f"the evaluation of {candidate.id}"):
+                results = steps.evaluate(candidate, [t for t, _ in todo])
             archive = ledger.archive
             archive.add_evaluations(
                 {

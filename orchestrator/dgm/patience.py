@@ -13,15 +13,45 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from clade.archive import stalled_s
 from clade.archive.errors import ArchiveUnavailable
 from clade.sandbox.errors import SandboxUnavailable
 from clade.sandbox.health import engine_answers, remove_own_stopped_containers
 
 WAIT_S = 600.0
 _POLL_S = 2.0
+#: Seconds the archive may stall during one piece of work before its outcome is not a verdict.
+STALL_TOLERANCE_S = 5.0
+
+
+@contextmanager
+def unstalled(what: str) -> Iterator[None]:
+    """Run ``what`` (an evaluation, a self-modification, a diagnosis); when the archive's
+    database stalled for more than :data:`STALL_TOLERANCE_S` meanwhile (model calls are
+    metered to it, so a locked database holds the agent's replies back past its limits),
+    its outcome or failure becomes :class:`ArchiveUnavailable` before anything of it is
+    recorded, and :func:`patient` runs the step again once the archive answers."""
+    before = stalled_s()
+    try:
+        yield
+    except Exception as exc:
+        if stalled_s() - before > STALL_TOLERANCE_S and not isinstance(exc, ArchiveUnavailable):
+            raise _stalled(what, stalled_s() - before) from exc
+        raise
+    if stalled_s() - before > STALL_TOLERANCE_S:
+        raise _stalled(what, stalled_s() - before)
+
+
+def _stalled(what: str, seconds: float) -> ArchiveUnavailable:
+    return ArchiveUnavailable(
+        f"the archive database stalled for {seconds:.0f} s during {what}; "
+        "its outcome is not recorded as a verdict",
+        hint="the step runs again once the archive answers",
+    )
 
 
 def _missing_part(exc: BaseException, docker: bool) -> str | None:

@@ -95,6 +95,44 @@ def test_a_write_waits_while_another_process_holds_the_database(archive, monkeyp
     waiting.close()
 
 
+def _lock_for(archive, seconds: float) -> subprocess.Popen[str]:
+    database = archive.url.removeprefix("sqlite:///")
+    locker = subprocess.Popen(
+        [sys.executable, "-c", "import sqlite3,sys,time; c=sqlite3.connect(sys.argv[1], "
+         "isolation_level=None); c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); "
+         f"time.sleep({seconds}); c.execute('ROLLBACK')", database],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
+    return locker
+
+
+def test_work_the_archive_stalled_is_not_a_verdict(archive, monkeypatch):
+    """Model calls are metered to the archive, so a locked database holds an agent's
+    replies back past its limits: such an outcome (or failure) becomes ArchiveUnavailable,
+    which the run's patience waits out and runs again; short waits stay unnoticed."""
+    import clade.orchestrator.dgm.patience as patience
+    from clade.archive import stalled_s
+
+    monkeypatch.setattr(patience, "STALL_TOLERANCE_S", 1.0)
+    with patience.unstalled("quick work"):  # no stall: the outcome stands
+        archive.create_run("unstalled")
+    locker = _lock_for(archive, 2.5)
+    before = stalled_s()
+    with pytest.raises(ArchiveUnavailable, match="stalled for [23] s during an evaluation"):
+        with patience.unstalled("an evaluation"):
+            archive.create_run("behind the lock")  # waits ~2.5 s, then lands
+    assert stalled_s() - before >= 2.0
+    locker.wait()
+    locker = _lock_for(archive, 2.5)
+    with pytest.raises(ArchiveUnavailable, match="stalled") as failed:
+        with patience.unstalled("a diagnosis"):
+            archive.create_run("behind the lock again")
+            raise ValueError("the agent ran out of time")  # a failure is not a verdict either
+    assert isinstance(failed.value.__cause__, ValueError)
+    locker.wait()
+
+
 def test_a_database_that_does_not_come_back_is_one_clear_error(tmp_path, monkeypatch):
     import clade.archive.db as db
     from clade.archive import Archive
