@@ -119,16 +119,15 @@ def test_work_the_archive_stalled_is_not_a_verdict(archive, monkeypatch):
         archive.create_run("unstalled")
     locker = _lock_for(archive, 2.5)
     before = stalled_s()
-    with pytest.raises(ArchiveUnavailable, match="stalled for [23] s during an evaluation"):
-        with patience.unstalled("an evaluation"):
-            archive.create_run("behind the lock")  # waits ~2.5 s, then lands
+    stalled = r"stalled for [23] s during an evaluation"
+    with pytest.raises(ArchiveUnavailable, match=stalled), patience.unstalled("an evaluation"):
+        archive.create_run("behind the lock")  # waits ~2.5 s, then lands
     assert stalled_s() - before >= 2.0
     locker.wait()
     locker = _lock_for(archive, 2.5)
-    with pytest.raises(ArchiveUnavailable, match="stalled") as failed:
-        with patience.unstalled("a diagnosis"):
-            archive.create_run("behind the lock again")
-            raise ValueError("the agent ran out of time")  # a failure is not a verdict either
+    with pytest.raises(ArchiveUnavailable, match="stalled") as failed, patience.unstalled("x"):
+        archive.create_run("behind the lock again")
+        raise ValueError("the agent ran out of time")  # a failure is not a verdict either
     assert isinstance(failed.value.__cause__, ValueError)
     locker.wait()
 
