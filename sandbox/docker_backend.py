@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from clade.sandbox import _files, _paths, _workspace
+from clade.sandbox._container import close_creation as close_creation
 from clade.sandbox._container import create_container, docker_client
 from clade.sandbox._stream import RawExec, run_exec
 from clade.sandbox.config import (

@@ -89,7 +89,7 @@ class RunStopper:
         self.archive.stop_writes(why)
         self._say(f"stopping ({why}): cancelling the work in flight; a second Ctrl-C exits at once")
         threading.Thread(
-            target=remove_own_containers, kwargs={"kill_only": True}, name="clade-stop", daemon=True
+            target=_kill_own_containers, args=(why,), name="clade-stop", daemon=True
         ).start()
         threading.Thread(target=self._watchdog, name="clade-stop-watchdog", daemon=True).start()
         if signum == signal.SIGINT:
@@ -107,7 +107,10 @@ class RunStopper:
 
     def force_exit(self) -> None:
         """Remove what this process made, say how to resume, and exit at once."""
-        remove_own_containers()
+        _close_creation("exiting", wait_s=5.0)
+        for _ in range(3):  # a container whose creation was in flight shows up late
+            if remove_own_containers() == 0:
+                break
         with contextlib.suppress(Exception):
             from clade.sandbox.sockets import remove_owned_socket_dirs
 
@@ -141,6 +144,19 @@ class RunStopper:
         with contextlib.suppress(Exception):
             sys.stderr.write(line + "\n")
             sys.stderr.flush()
+
+
+def _close_creation(reason: str, wait_s: float) -> None:
+    """No new sandbox container from this process; wait for the creations in flight."""
+    with contextlib.suppress(Exception):
+        from clade.sandbox.docker_backend import close_creation
+
+        close_creation(reason, wait_s)
+
+
+def _kill_own_containers(reason: str) -> None:
+    _close_creation(reason, wait_s=2.0)
+    remove_own_containers(kill_only=True)
 
 
 def remove_own_containers(*, kill_only: bool = False) -> int:

@@ -48,7 +48,7 @@ def test_show_prints_the_config_and_the_split_sizes():
     assert [f["name"] for f in shown["config"]] == ["variants", "seed", "templates", "timeout"]
     assert "ISSUE.md" in shown["examples"][0]["files"]
     text = clade("evaluators", "show", "word-sorting", "-o", "n=10", "--examples", "0").stdout
-    assert "Tasks generated, over both splits." in text and "test tasks (held out)" in text
+    assert "Tasks drawn, over both splits" in text and "test tasks (held out)" in text
 
 
 def test_bad_input_gives_one_line_and_exit_code_2(tmp_path):
