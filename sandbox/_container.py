@@ -79,36 +79,44 @@ def _inodes(size_mb: int) -> int:
     return max(4096, 64 * size_mb)
 
 
-_creation = threading.Condition()
-_creating = {"closed": "", "in_flight": 0}
+class _Creations:
+    """This process's container creations in flight, and whether new ones are refused."""
+
+    def __init__(self) -> None:
+        self.changed = threading.Condition()
+        self.closed = ""
+        self.in_flight = 0
+
+
+_creations = _Creations()
 
 
 def close_creation(reason: str, wait_s: float = 5.0) -> None:
     """Refuse every later container of this process (a stopping run), then wait up to
     ``wait_s`` for the creations already in flight, so a sweep after it sees them all."""
     deadline = time.monotonic() + wait_s
-    with _creation:
-        _creating["closed"] = reason
-        while _creating["in_flight"] and time.monotonic() < deadline:
-            _creation.wait(max(0.0, deadline - time.monotonic()))
+    with _creations.changed:
+        _creations.closed = reason
+        while _creations.in_flight and time.monotonic() < deadline:
+            _creations.changed.wait(max(0.0, deadline - time.monotonic()))
 
 
 def create_container(client: Any, cfg: SandboxConfig) -> Any:
     """Create and start the container of ``cfg``; remove it again if it does not start.
     Refused once :func:`close_creation` was called."""
-    with _creation:
-        if _creating["closed"]:
+    with _creations.changed:
+        if _creations.closed:
             raise SandboxError(
-                f"no new sandbox: this process is stopping ({_creating['closed']})",
+                f"no new sandbox: this process is stopping ({_creations.closed})",
                 hint="resume the run with `clade run --resume RUN`",
             )
-        _creating["in_flight"] += 1
+        _creations.in_flight += 1
     try:
         return _create(client, cfg)
     finally:
-        with _creation:
-            _creating["in_flight"] -= 1
-            _creation.notify_all()
+        with _creations.changed:
+            _creations.in_flight -= 1
+            _creations.changed.notify_all()
 
 
 def _create(client: Any, cfg: SandboxConfig) -> Any:
