@@ -69,34 +69,37 @@ def mapped(exc: BaseException, url: str, waited_s: float | None = None) -> Excep
 #: A start that takes longer than this waited for the database (SQLite's busy timeout
 #: blocks inside the driver); a normal one takes milliseconds, even on a busy machine.
 STALL_S = 1.0
-_stalls = {"total_s": 0.0}
+_stalls: dict[str, float] = {"total_s": 0.0}
+_waiting: dict[int, float] = {}  # starts in flight: a token -> when it began
 _stalls_lock = threading.Lock()
 
 
 def stalled_s() -> float:
     """Seconds this process has spent waiting for an unavailable database, in all threads
-    (a locked SQLite file, a restarting server). Work that waited on the archive for long
-    compares this before and after: its outcome may say more about the database than about
-    the work."""
+    (a locked SQLite file, a restarting server), waits still in flight included. Work that
+    waited on the archive for long compares this before and after: its outcome may say
+    more about the database than about the work."""
+    now = time.monotonic()
     with _stalls_lock:
-        return _stalls["total_s"]
-
-
-def _stalled(began: float) -> None:
-    waited = time.monotonic() - began
-    if waited > STALL_S:
-        with _stalls_lock:
-            _stalls["total_s"] += waited
+        pending = sum(now - began for began in _waiting.values() if now - began > STALL_S)
+        return _stalls["total_s"] + pending
 
 
 def retry_transient(start: Callable[[], T], wait_s: float, url: str) -> T:
     """``start()``, repeated with backoff while the database is transiently unavailable;
     the time it waited counts in :func:`stalled_s`."""
     began = time.monotonic()
+    token = object()
+    with _stalls_lock:
+        _waiting[id(token)] = began
     try:
         return _retry(start, wait_s, url, began)
     finally:
-        _stalled(began)
+        waited = time.monotonic() - began
+        with _stalls_lock:
+            del _waiting[id(token)]
+            if waited > STALL_S:
+                _stalls["total_s"] += waited
 
 
 def _retry(start: Callable[[], T], wait_s: float, url: str, began: float) -> T:

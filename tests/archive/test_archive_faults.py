@@ -130,6 +130,17 @@ def test_work_the_archive_stalled_is_not_a_verdict(archive, monkeypatch):
         raise ValueError("the agent ran out of time")  # a failure is not a verdict either
     assert isinstance(failed.value.__cause__, ValueError)
     locker.wait()
+    # a wait still in flight counts too: work that gave up before the write got through
+    import threading
+
+    locker = _lock_for(archive, 3.0)
+    before = stalled_s()
+    writer = threading.Thread(target=archive.create_run, args=("still waiting",))
+    writer.start()
+    time.sleep(2.0)
+    assert writer.is_alive() and stalled_s() - before >= 1.0
+    writer.join()
+    locker.wait()
 
 
 def test_a_database_that_does_not_come_back_is_one_clear_error(tmp_path, monkeypatch):
