@@ -12,7 +12,7 @@ from clade.sandbox.docker_backend import DockerSandbox
 from clade.sandbox.errors import ContainerStartError, ImageMissing, SandboxError, SandboxUnavailable
 from clade.sandbox.fileset import FileSet, Skipped
 from clade.sandbox.local_backend import LocalSandbox
-from clade.sandbox.protocol import Sandbox, Workspace
+from clade.sandbox.protocol import RunOptions, Sandbox, Workspace
 
 Backend = Literal["docker", "local"]
 
@@ -32,6 +32,7 @@ __all__ = [
     "FileSet",
     "ImageMissing",
     "LocalSandbox",
+    "RunOptions",
     "Sandbox",
     "SandboxConfig",
     "SandboxError",

@@ -13,6 +13,7 @@ from clade.sandbox.fileset import FileSet
 
 if TYPE_CHECKING:
     from clade.sandbox.docker_backend import DockerSandbox
+    from clade.sandbox.protocol import ReadCaps
 
 READER = Path(_reader.__file__).read_text()
 
@@ -29,18 +30,17 @@ def transfer(
     return bytes(raw.out[1]), stderr
 
 
-def read(
-    box: DockerSandbox, root: str, user: str, max_file: int | None, max_total: int | None
-) -> FileSet:
-    """The files under ``root`` read as ``user`` within the caps (the total at most the
+def read(box: DockerSandbox, root: str, user: str, caps: ReadCaps) -> FileSet:
+    """The files under ``root`` read as ``user`` within ``caps`` (the total at most the
     config's ``transfer_limit_bytes``)."""
+    max_file, max_total = caps.get("max_file_bytes"), caps.get("max_total_bytes")
     limit = box.config.transfer_limit_bytes
     total = limit if max_total is None else min(max_total, limit)
-    caps = ["-" if max_file is None else str(max_file), str(total)]
+    argv = ["-" if max_file is None else str(max_file), str(total)]
     # The total counts 1 KiB and the name per file, so the tar stream stays within ~3x of
     # it even for tiny files with long names; the manifest of skipped paths is bounded too.
     keep = min(limit, 3 * total) + (1 << 20)
-    raw = box._exec(user, [PYTHON, "-I", "-S", "-c", READER, root, *caps], keep=keep)
+    raw = box._exec(user, [PYTHON, "-I", "-S", "-c", READER, root, *argv], keep=keep)
     manifest, last = _paths.manifest(bytes(raw.out[2]))
     if raw.exit_code != 0 or raw.overflowed or raw.timed_out or "error" in manifest:
         why = manifest.get("error") or ("too large" if raw.overflowed else None)

@@ -27,12 +27,13 @@ import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from clade.sandbox import _files, _paths, _sweeper
 from clade.sandbox.config import OWNER, PYTHON, SHELL, SLOTS_DIR, WORKDIR, ExecResult
 from clade.sandbox.errors import SandboxError
 from clade.sandbox.fileset import FileSet
+from clade.sandbox.protocol import ReadCaps, RunOptions
 
 if TYPE_CHECKING:
     from clade.sandbox.docker_backend import DockerSandbox
@@ -147,34 +148,22 @@ class DockerWorkspace:
     def run(
         self,
         cmd: Sequence[str],
-        *,
-        timeout_s: float | None = None,
-        workdir: str = ".",
-        env: Mapping[str, str] | None = None,
-        stdin: bytes | None = None,
-        output_limit_bytes: int | None = None,
+        **options: Unpack[RunOptions],
     ) -> ExecResult:
-        cwd = _paths.inside(self.path, workdir)
+        cwd = _paths.inside(self.path, options.get("workdir", "."))
         own = {"HOME": f"{self.path}/.home", "TMPDIR": f"{self.path}/.tmp"}
         with self._lock:
             if not self._fresh():
                 return ExecResult(exit_code=None, error=_RESTARTED)
             result = self.box._command(
-                self.user, cmd, self._wrap, cwd, self.box._env(env, **own),
-                timeout_s, stdin, output_limit_bytes,
-            )  # fmt: skip
+                self.user, cmd, self._wrap, cwd, self.box._env(options.get("env"), **own), options
+            )
         if not self._fresh() and not result.error:
             result = result.model_copy(update={"error": _RESTARTED})
         return result
 
-    def get_files(
-        self,
-        path: str = ".",
-        *,
-        max_file_bytes: int | None = None,
-        max_total_bytes: int | None = None,
-    ) -> FileSet:
+    def get_files(self, path: str = ".", **caps: Unpack[ReadCaps]) -> FileSet:
         with self._lock:
             self._check()
             root = _paths.inside(self.path, path)
-            return _files.read(self.box, root, self.user, max_file_bytes, max_total_bytes)
+            return _files.read(self.box, root, self.user, caps)

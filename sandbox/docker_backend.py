@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Unpack
 
 from clade.sandbox import _files, _paths, _workspace
 from clade.sandbox._container import close_creation as close_creation
@@ -43,7 +43,7 @@ from clade.sandbox.config import (
 )
 from clade.sandbox.errors import SandboxError
 from clade.sandbox.fileset import FileSet
-from clade.sandbox.protocol import ManagedSandbox
+from clade.sandbox.protocol import ManagedSandbox, ReadCaps, RunOptions
 
 #: Runs a command as ``clade-sh -c WRAP <timeout> argv...``: limit it, then kill what it left.
 WRAP = 'umask 002; timeout -s KILL "$0" "$@"; rc=$?; kill -KILL -1 2>/dev/null; exit $rc'
@@ -122,21 +122,14 @@ class DockerSandbox(ManagedSandbox):
     def run(
         self,
         cmd: Sequence[str],
-        *,
-        timeout_s: float | None = None,
-        workdir: str = ".",
-        env: Mapping[str, str] | None = None,
-        stdin: bytes | None = None,
-        output_limit_bytes: int | None = None,
+        **options: Unpack[RunOptions],
     ) -> ExecResult:
         self._require()
-        cwd = _paths.inside(WORKDIR, workdir)
+        cwd = _paths.inside(WORKDIR, options.get("workdir", "."))
         slot = self._slots.get()
         try:
             user = f"{SLOT_UID0 + slot}:{AGENT_GID}"
-            return self._command(
-                user, cmd, WRAP, cwd, self._env(env), timeout_s, stdin, output_limit_bytes
-            )
+            return self._command(user, cmd, WRAP, cwd, self._env(options.get("env")), options)
         finally:
             self._slots.put(slot)
 
@@ -147,11 +140,12 @@ class DockerSandbox(ManagedSandbox):
         wrap: str,
         cwd: str,
         env: dict[str, str],
-        timeout_s: float | None,
-        stdin: bytes | None,
-        output_limit_bytes: int | None,
+        options: RunOptions,
     ) -> ExecResult:
-        """Run ``cmd`` as ``user`` under ``wrap``; kill the uid's processes when needed."""
+        """Run ``cmd`` as ``user`` under ``wrap`` in ``cwd`` with exactly ``env``; kill the
+        uid's processes when needed."""
+        timeout_s, stdin = options.get("timeout_s"), options.get("stdin")
+        output_limit_bytes = options.get("output_limit_bytes")
         self._require()
         if not cmd:
             raise SandboxError("empty command", hint="give an argv list")
@@ -281,15 +275,9 @@ class DockerSandbox(ManagedSandbox):
         mode = "rw" if writable else "ro"
         _files.transfer(self, [SHELL, "-c", _PUT, target, mode], tar, 1 << 16, OWNER)
 
-    def get_files(
-        self,
-        path: str = ".",
-        *,
-        max_file_bytes: int | None = None,
-        max_total_bytes: int | None = None,
-    ) -> FileSet:
+    def get_files(self, path: str = ".", **caps: Unpack[ReadCaps]) -> FileSet:
         target = _paths.inside(WORKDIR, path)
-        return _files.read(self, target, OWNER, max_file_bytes, max_total_bytes)
+        return _files.read(self, target, OWNER, caps)
 
     # -- workspaces ----------------------------------------------------------------------
     @contextmanager

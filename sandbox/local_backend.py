@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Unpack
 
 from clade.sandbox import _paths
 from clade.sandbox._reader import read_tree
@@ -27,7 +27,7 @@ from clade.sandbox._runner import collect
 from clade.sandbox.config import SOCKET_ENV, SOCKET_NAME, ExecResult, SandboxConfig
 from clade.sandbox.errors import SandboxError
 from clade.sandbox.fileset import FileSet, Skipped
-from clade.sandbox.protocol import ManagedSandbox
+from clade.sandbox.protocol import ManagedSandbox, ReadCaps, RunOptions
 
 
 def _remove(folder: str) -> None:
@@ -80,17 +80,12 @@ class LocalSandbox(ManagedSandbox):
         if not writable and root != Path(self.workdir):
             root.chmod(0o555)
 
-    def get_files(
-        self,
-        path: str = ".",
-        *,
-        max_file_bytes: int | None = None,
-        max_total_bytes: int | None = None,
-    ) -> FileSet:
-        return self._get(self._path(path), path, max_file_bytes, max_total_bytes)
+    def get_files(self, path: str = ".", **caps: Unpack[ReadCaps]) -> FileSet:
+        return self._get(self._path(path), path, caps)
 
-    def _get(self, root: Path, name: str, max_file: int | None, max_total: int | None) -> FileSet:
+    def _get(self, root: Path, name: str, caps: ReadCaps) -> FileSet:
         files: dict[str, bytes] = {}
+        max_file, max_total = caps.get("max_file_bytes"), caps.get("max_total_bytes")
         total = self.config.transfer_limit_bytes if max_total is None else max_total
         try:
             skipped, more = read_tree(str(root), max_file, total, files.__setitem__)
@@ -137,27 +132,24 @@ class LocalSandbox(ManagedSandbox):
     def run(
         self,
         cmd: Sequence[str],
-        *,
-        timeout_s: float | None = None,
-        workdir: str = ".",
-        env: Mapping[str, str] | None = None,
-        stdin: bytes | None = None,
-        output_limit_bytes: int | None = None,
+        **options: Unpack[RunOptions],
     ) -> ExecResult:
-        cwd = self._path(workdir)
+        cwd = self._path(options.get("workdir", "."))
         with self._slots:
-            return self._run(cmd, cwd, self._env(env), timeout_s, stdin, output_limit_bytes)
+            return self._run(cmd, cwd, self._env(options.get("env")), options)
 
     def _run(
         self,
         cmd: Sequence[str],
         cwd: Path,
         env: dict[str, str],
-        timeout_s: float | None,
-        stdin: bytes | None,
-        output_limit_bytes: int | None,
+        options: RunOptions,
         limits: Callable[[], None] | None = None,
     ) -> ExecResult:
+        """Run ``cmd`` in ``cwd`` with exactly ``env`` (``options``' own ``env`` and
+        ``workdir`` are already applied)."""
+        timeout_s, stdin = options.get("timeout_s"), options.get("stdin")
+        output_limit_bytes = options.get("output_limit_bytes")
         if not cmd:
             raise SandboxError("empty command", hint="give an argv list")
         limit = self.config.timeout_s if timeout_s is None else timeout_s
@@ -204,12 +196,7 @@ class LocalWorkspace:
     def run(
         self,
         cmd: Sequence[str],
-        *,
-        timeout_s: float | None = None,
-        workdir: str = ".",
-        env: Mapping[str, str] | None = None,
-        stdin: bytes | None = None,
-        output_limit_bytes: int | None = None,
+        **options: Unpack[RunOptions],
     ) -> ExecResult:
         home, tmp = f"{self.path}/.home", f"{self.path}/.tmp"
         with self._lock:
@@ -217,24 +204,16 @@ class LocalWorkspace:
             os.makedirs(tmp, mode=0o700, exist_ok=True)
             return self.box._run(
                 cmd,
-                self.box._path(workdir, self.path),
-                self.box._env(env, HOME=home, TMPDIR=tmp),
-                timeout_s,
-                stdin,
-                output_limit_bytes,
+                self.box._path(options.get("workdir", "."), self.path),
+                self.box._env(options.get("env"), HOME=home, TMPDIR=tmp),
+                options,
                 limits=lambda: self.box._limits(0o077),
             )
 
-    def get_files(
-        self,
-        path: str = ".",
-        *,
-        max_file_bytes: int | None = None,
-        max_total_bytes: int | None = None,
-    ) -> FileSet:
+    def get_files(self, path: str = ".", **caps: Unpack[ReadCaps]) -> FileSet:
         with self._lock:
             root = self.box._path(path, self.path)
-            return self.box._get(root, path, max_file_bytes, max_total_bytes)
+            return self.box._get(root, path, caps)
 
 
 def _feed(pipe: IO[bytes], data: bytes) -> None:

@@ -5,10 +5,34 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol, Self, runtime_checkable
+from typing import Protocol, Self, TypedDict, Unpack, runtime_checkable
 
 from clade.sandbox.config import ExecResult, SandboxConfig
 from clade.sandbox.fileset import FileSet
+
+
+class ReadCaps(TypedDict, total=False):
+    """The caps of every ``get_files``; default: the sandbox config's transfer limits."""
+
+    #: Bytes of one file at most; a larger one is skipped (named in ``FileSet.skipped``).
+    max_file_bytes: int | None
+    #: Bytes of all files together at most.
+    max_total_bytes: int | None
+
+
+class RunOptions(TypedDict, total=False):
+    """The keywords of every ``run`` (a sandbox's and a workspace's), all optional."""
+
+    #: Wall-clock limit in seconds; default: the sandbox config's ``timeout_s``.
+    timeout_s: float | None
+    #: Working folder, relative to the sandbox's (or workspace's) folder; default ".".
+    workdir: str
+    #: Extra environment variables.
+    env: Mapping[str, str] | None
+    #: Bytes fed to the command's standard input; default: none (``/dev/null``).
+    stdin: bytes | None
+    #: Bytes of each stream to keep; default: the sandbox config's ``output_limit_bytes``.
+    output_limit_bytes: int | None
 
 
 @runtime_checkable
@@ -41,22 +65,11 @@ class Workspace(Protocol):
     def run(
         self,
         cmd: Sequence[str],
-        *,
-        timeout_s: float | None = None,
-        workdir: str = ".",
-        env: Mapping[str, str] | None = None,
-        stdin: bytes | None = None,
-        output_limit_bytes: int | None = None,
+        **options: Unpack[RunOptions],
     ) -> ExecResult:
         """Run ``cmd`` as the workspace's uid, like :meth:`Sandbox.run`."""
 
-    def get_files(
-        self,
-        path: str = ".",
-        *,
-        max_file_bytes: int | None = None,
-        max_total_bytes: int | None = None,
-    ) -> FileSet:
+    def get_files(self, path: str = ".", **caps: Unpack[ReadCaps]) -> FileSet:
         """The regular files under ``path``, read as the workspace's uid, each at most
         ``max_file_bytes`` and all together at most ``max_total_bytes``; what is left out
         (over a cap, a symlink, a FIFO or device, unreadable) is in ``FileSet.skipped``."""
@@ -96,24 +109,13 @@ class Sandbox(Protocol):
     def run(
         self,
         cmd: Sequence[str],
-        *,
-        timeout_s: float | None = None,
-        workdir: str = ".",
-        env: Mapping[str, str] | None = None,
-        stdin: bytes | None = None,
-        output_limit_bytes: int | None = None,
+        **options: Unpack[RunOptions],
     ) -> ExecResult:
         """Run ``cmd`` (argv, no shell) with a wall-clock limit that kills its whole process
         tree; keep ``output_limit_bytes`` (default: the config's) of each stream.
         Thread-safe: up to ``config.slots`` commands run at once."""
 
-    def get_files(
-        self,
-        path: str = ".",
-        *,
-        max_file_bytes: int | None = None,
-        max_total_bytes: int | None = None,
-    ) -> FileSet:
+    def get_files(self, path: str = ".", **caps: Unpack[ReadCaps]) -> FileSet:
         """The regular files under ``path`` (relative path -> content) within the caps (the
         total defaults to ``config.transfer_limit_bytes``); symlinks and special files are
         not read, and everything left out is named in ``FileSet.skipped``."""

@@ -1,23 +1,42 @@
 """Shared test setup.
 
-Tests marked ``docker`` (a Docker engine), ``browser`` (headless Chromium, the dashboard's)
-and ``postgres`` (PostgreSQL's server binaries) skip locally when that part is missing; with
-``CI=true`` they fail instead, so CI can never pass by skipping them. ``.ci/run`` installs
-all three (scripts/setup.sh). A test's own precondition does the same through ``require``
+Tests marked ``docker`` (a Docker engine), ``browser`` (headless Chromium, the dashboard's),
+``postgres`` (PostgreSQL's server binaries) and ``ray`` (Ray and its ``ray`` command) skip
+locally when that part is missing; with ``CI=true`` they fail instead, so CI can never pass
+by skipping them. ``.ci/run`` installs all four (scripts/setup.sh). A test's own precondition does the same through ``require``
 (the ``root_python`` fixture, for one).
 """
 
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _load_backends():
+    """tests/archive/backends.py (the archive on SQLite and PostgreSQL), loaded by path once
+    (tests are not a package); the conftest files below import it as ``clade_test_backends``."""
+    name = "clade_test_backends"
+    if name not in sys.modules:
+        path = Path(__file__).parent / "archive" / "backends.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        sys.modules[name] = module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+pg_server = _load_backends().pg_server
 PG_BINARIES = ("initdb", "pg_ctl", "postgres")
 
 
@@ -61,10 +80,23 @@ def postgres_problem() -> str | None:
     return None
 
 
+@cache
+def ray_problem() -> str | None:
+    """None when Ray (the package and its ``ray`` command) is installed, else why not."""
+    try:
+        import ray  # noqa: F401
+    except ImportError as exc:
+        return f"no Ray: {exc} (pip install 'clade-agents[ray]')"
+    if not os.path.exists(os.path.join(os.path.dirname(sys.executable), "ray")):
+        return "no Ray: the `ray` command is not beside this Python"
+    return None
+
+
 REQUIREMENTS: dict[str, Callable[[], str | None]] = {
     "docker": docker_problem,
     "browser": browser_problem,
     "postgres": postgres_problem,
+    "ray": ray_problem,
 }
 
 
@@ -112,3 +144,18 @@ def clade_home(tmp_path, monkeypatch):
     settings.cache_clear()
     yield home
     settings.cache_clear()
+
+
+@pytest.fixture
+def make_tree(tmp_path):
+    """Write `files` (path -> text) into a new folder and return it."""
+    counter = iter(range(10_000))
+
+    def make(files: dict[str, str]) -> Path:
+        root = tmp_path / f"tree{next(counter)}"
+        for name, text in files.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text(text)
+        return root
+
+    return make

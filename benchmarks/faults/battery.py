@@ -22,19 +22,8 @@ from .harness import Trial, TrialError, compare, extra_calls, fingerprint
 #: The config the issue's trials used: word sorting, 3 generations of 2 children,
 #: parallelism 2, the scripted model of examples/scripted_agent.py.
 BASE: dict[str, Any] = {
+    **yaml.safe_load((Path(__file__).parents[2] / "examples" / "scripted_run.yaml").read_text()),
     "name": "reliability",
-    "seed": 0,
-    "models": {"default": {"model": "scripted/scripted_agent:reply"}},
-    "evaluation": {
-        "evaluator": "word-sorting",
-        "options": {"n": 12},
-        "stages": [{"tasks": 2, "threshold": 0.0}],
-    },
-    "selection": {"policy": "score_child_prop", "children_per_generation": 2},
-    "agent_limits": {"max_steps": 3, "max_seconds": 60, "command_timeout": 20},
-    "sandbox": {"memory_mb": 512, "cpus": 1.0},
-    "budget": {"generations": 3},
-    "parallelism": 2,
 }
 NOISE = ("Task was destroyed but it is pending", "coroutine already executing",
          "bound to a different event loop", "Traceback (most recent call last)")  # fmt: skip

@@ -6,10 +6,11 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .battery import Battery, sleep_until
+from .battery import Battery, Reference, sleep_until
 from .engines import OwnDockerd, OwnPostgres, SqliteLocker, Tmpfs
 from .harness import Trial
 from .stub import KEY_ENV, ModelStub
@@ -33,6 +34,31 @@ def _finish(trial: Trial, proc: Any, run_id: str | None) -> dict[str, Any]:
     return facts
 
 
+def _outage(
+    battery: Battery,
+    trial: Trial,
+    ref: Reference,
+    latest: float,
+    stop: Callable[[], object],
+    start: Callable[[], object],
+    down_s: float,
+    kind: str,
+) -> dict[str, Any]:
+    """A new run whose part (engine, database) ``stop``s at a moment between 10% and
+    ``latest`` of the reference run's wall time and ``start``s ``down_s`` later; judged
+    against the reference."""
+    proc = trial.new_run()
+    run_id = trial.run_id(proc)
+    moment = battery.at(ref, 0.1, latest)
+    sleep_until(proc.started + moment)
+    stop()
+    time.sleep(down_s)
+    start()
+    facts = _finish(trial, proc, run_id)
+    return battery.judge(trial, run_id, ref, kind=kind, at_s=round(moment, 2), down_s=down_s,
+                         **facts)  # fmt: skip
+
+
 def engine_restart(battery: Battery, ref_name: str, config: Path, down_s: float) -> dict[str, Any]:
     """The Docker engine (the benchmark's own) stops mid-run and starts ``down_s`` later."""
     ref = battery.references[ref_name]
@@ -41,16 +67,7 @@ def engine_restart(battery: Battery, ref_name: str, config: Path, down_s: float)
         engine.start()
         engine.load([battery.image])
         trial = battery.trial("engine-restart", config, DOCKER_HOST=engine.host)
-        proc = trial.new_run()
-        run_id = trial.run_id(proc)
-        moment = battery.at(ref, 0.1, 0.7)
-        sleep_until(proc.started + moment)
-        engine.stop()
-        time.sleep(down_s)
-        engine.start()
-        facts = _finish(trial, proc, run_id)
-        result = battery.judge(trial, run_id, ref, kind="engine", at_s=round(moment, 2),
-                               down_s=down_s, **facts)  # fmt: skip
+        result = _outage(battery, trial, ref, 0.7, engine.stop, engine.start, down_s, "engine")
     finally:
         engine.close()
     result["ok"] = (
@@ -123,16 +140,8 @@ def postgres_restart(
         server.start()
         url = server.create("clade_reliability")
         trial = battery.trial("postgres-restart", config, CLADE_DB_URL=url)
-        proc = trial.new_run()
-        run_id = trial.run_id(proc)
-        moment = battery.at(ref, 0.1, 0.6)
-        sleep_until(proc.started + moment)
-        server.stop("fast")
-        time.sleep(down_s)
-        server.start()
-        facts = _finish(trial, proc, run_id)
-        result = battery.judge(trial, run_id, ref, kind="db-postgres", at_s=round(moment, 2),
-                               down_s=down_s, **facts)  # fmt: skip
+        stop = lambda: server.stop("fast")  # noqa: E731
+        result = _outage(battery, trial, ref, 0.6, stop, server.start, down_s, "db-postgres")
     finally:
         server.close()
     result["ok"] = result["identical"] and (

@@ -28,7 +28,7 @@ import signal
 import sys
 import threading
 import time
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any
 
 #: Seconds from the first signal to a forced exit.
@@ -55,12 +55,7 @@ class RunStopper:
                 self._old[signum] = signal.signal(signum, self._on_signal)
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         for signum, handler in self._old.items():
             signal.signal(signum, handler)
         self._old.clear()

@@ -74,26 +74,16 @@ def charts(
         spent_tok, spent_usd = spent_tok + tok, spent_usd + usd
         tokens.append(float(spent_tok))
         cost.append(spent_usd)
-    idx = list(range(len(rows)))
-    ids = [r.id for r in rows]
-    return [
-        progress,
-        _generation_chart(rows),
-        line_chart(
-            "cumulative model tokens",
-            idx,
-            [("tokens", "#8a4fb0", tokens, False)],
-            x_label="candidate (creation order)",
-            x_names=ids,
-        ),
-        line_chart(
-            "cumulative model cost ($)",
-            idx,
-            [("cost", "#b0644f", cost, False)],
-            x_label="candidate (creation order)",
-            x_names=ids,
-        ),
-    ]
+    idx, ids = list(range(len(rows))), [r.id for r in rows]
+    cumulative = [
+        line_chart(title, idx, [(label, color, ys, False)],
+                   x_label="candidate (creation order)", x_names=ids)
+        for title, label, color, ys in (
+            ("cumulative model tokens", "tokens", "#8a4fb0", tokens),
+            ("cumulative model cost ($)", "cost", "#b0644f", cost),
+        )
+    ]  # fmt: skip
+    return [progress, _generation_chart(rows), *cumulative]
 
 
 def run_page(archive: Archive, run_id: str) -> dict[str, Any]:

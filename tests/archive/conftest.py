@@ -6,25 +6,8 @@ The archive is SQLite unless a module overrides ``backend``: with ``"postgresql"
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
+import clade_test_backends as backends  # loaded by tests/conftest.py
 import pytest
-
-
-def _load_backends():
-    name = "clade_test_backends"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("backends.py"))
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-backends = _load_backends()
-pg_server = backends.pg_server
 
 
 @pytest.fixture
@@ -59,21 +42,6 @@ def archive(backend, tmp_path, request):
     url = backends.archive_url(backend, tmp_path / "db", request)
     with Archive(url, tmp_path / "db" / "blobs") as opened:
         yield opened
-
-
-@pytest.fixture
-def make_tree(tmp_path):
-    """Write `files` (path -> text) into a new folder and return it."""
-    counter = iter(range(10_000))
-
-    def make(files: dict[str, str]) -> Path:
-        root = tmp_path / f"tree{next(counter)}"
-        for name, text in files.items():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            (root / name).write_text(text)
-        return root
-
-    return make
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
+import clade_test_backends as backends  # loaded by tests/conftest.py
 import pytest
 
 from clade.archive.errors import (
@@ -23,23 +23,9 @@ from clade.archive.errors import (
 )
 
 
-def _holder(db_url: str, blobs: str, run_id: str) -> subprocess.Popen[str]:
-    """Another process that takes the run's lock and sleeps holding it."""
-    code = textwrap.dedent(f"""
-        import time
-        from clade.archive import Archive
-        with Archive({db_url!r}, {blobs!r}) as a, a.lock_run({run_id!r}):
-            print("held", flush=True)
-            time.sleep(120)
-    """)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
-    return proc
-
-
 def test_a_second_process_is_refused_and_a_killed_holders_lock_is_free(archive, tmp_path):
     run_id = archive.create_run("locked").id
-    holder = _holder(archive.url, str(archive.blobs.root), run_id)
+    holder = backends.lock_holder(archive.url, str(archive.blobs.root), run_id)
     try:
         with pytest.raises(RunLocked) as refused:
             archive.lock_run(run_id).acquire()

@@ -3,16 +3,10 @@ keeps nothing, and a server restart does not hand the run to another process."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
-import subprocess
-import sys
-import tempfile
-import textwrap
 import time
-from pathlib import Path
 
+import clade_test_backends as backends  # loaded by tests/conftest.py
 import pytest
 
 from clade.archive.errors import RunLocked
@@ -20,50 +14,11 @@ from clade.archive.errors import RunLocked
 pytestmark = pytest.mark.postgres
 
 
-def _as_server_user(args: list[str]) -> list[str]:
-    return ["runuser", "-u", "nobody", "--", *args] if os.geteuid() == 0 else args
-
-
 @pytest.fixture(scope="module")
 def server(postgres_binaries):
-    import psycopg  # noqa: F401  (the postgres extra is installed where the binaries are)
-
-    root = Path(tempfile.mkdtemp(prefix="clade-pglock-"))
-    data, sock = root / "data", root / "sock"
-    sock.mkdir()
-    if os.geteuid() == 0:
-        for path in (root, sock):
-            os.chown(path, 65534, 65534)
-
-    def pg_ctl(*args: str) -> None:
-        subprocess.run(_as_server_user([postgres_binaries["pg_ctl"], "-D", str(data), *args]),
-                       check=True, capture_output=True)  # fmt: skip
-
-    subprocess.run(_as_server_user([postgres_binaries["initdb"], "-D", str(data), "-U",
-                                    "postgres", "--auth=trust"]), check=True, capture_output=True)  # fmt: skip
-    options = f"-k {sock} -c listen_addresses='' -F"
-    pg_ctl("-o", options, "-l", str(root / "log"), "-w", "start")
-    try:
-        yield {"url": f"postgresql+psycopg://postgres@/postgres?host={sock}",
-               "restart": lambda: pg_ctl("-o", options, "-l", str(root / "log"), "-m", "fast",
-                                         "-w", "restart")}  # fmt: skip
-    finally:
-        subprocess.run(_as_server_user([postgres_binaries["pg_ctl"], "-D", str(data), "-m",
-                                        "immediate", "stop"]), capture_output=True)  # fmt: skip
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _holder(url: str, blobs: Path, run_id: str) -> subprocess.Popen[str]:
-    code = textwrap.dedent(f"""
-        import time
-        from clade.archive import Archive
-        with Archive({url!r}, {str(blobs)!r}) as a, a.lock_run({run_id!r}):
-            print("held", flush=True)
-            time.sleep(120)
-    """)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
-    return proc
+    """A server of this module's own: its tests restart it."""
+    with backends.pg_cluster(postgres_binaries, "clade-pglock-") as cluster:
+        yield {"url": cluster.url.format(db="postgres"), "restart": cluster.restart}
 
 
 def test_a_second_process_is_refused_and_a_killed_holders_lock_is_free(server, tmp_path):
@@ -71,7 +26,7 @@ def test_a_second_process_is_refused_and_a_killed_holders_lock_is_free(server, t
 
     with Archive(server["url"], tmp_path / "blobs") as archive:
         run_id = archive.create_run("pg").id
-        holder = _holder(server["url"], tmp_path / "blobs", run_id)
+        holder = backends.lock_holder(server["url"], tmp_path / "blobs", run_id)
         try:
             with pytest.raises(RunLocked) as refused:
                 archive.lock_run(run_id).acquire()
@@ -112,7 +67,9 @@ def test_a_lock_taken_by_another_process_during_a_restart_is_reported_lost(serve
         told: list[str] = []
         with archive.lock_run(run_id, on_lost=told.append) as held:
             server["restart"]()
-            holder = _holder(server["url"], tmp_path / "blobs", run_id)  # before the keeper
+            holder = backends.lock_holder(
+                server["url"], tmp_path / "blobs", run_id
+            )  # before the keeper
             try:
                 time.sleep(run_lock.KEEPER_INTERVAL_S + 3)
                 assert held.lost is not None and told == [held.lost]

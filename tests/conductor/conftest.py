@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from clade.orchestrator.conductor import PythonRun
+
 Q = '"""'
 
 
@@ -26,6 +28,19 @@ class Scripted:
             return self.fn(messages)
         assert self.replies, "the scripted model ran out of replies"
         return self.replies.pop(0)
+
+
+class RecordingPython:
+    """A stand-in interpreter that records the code it is given (Docker tests run real code)."""
+
+    timeout_s = 3.0
+
+    def __init__(self) -> None:
+        self.codes: list[str] = []
+
+    def run(self, code: str) -> PythonRun:
+        self.codes.append(code)
+        return PythonRun(code=code, stdout="24\n", exit_code=0, timeout_s=self.timeout_s)
 
 
 def expert_turn(*calls: tuple[str, str], extra: str = "") -> str:

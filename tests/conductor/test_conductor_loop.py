@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-from clade.orchestrator.conductor import PromptSet, PythonRun, solve
+from clade.orchestrator.conductor import PromptSet, solve
 
-from .conftest import Scripted, expert_turn, final
+from .conftest import RecordingPython, Scripted, expert_turn, final
 
 PROMPTS = PromptSet.default()
 FEEDBACK = PROMPTS.render("feedback")
@@ -94,19 +94,6 @@ def test_past_the_round_limit_there_is_no_answer(make_layer):
     expert = Scripted(["ok"])
     result = solve("q", make_layer(conductor, expert), rounds=2)
     assert result.answer is None and len(expert.seen) == 1 and result.calls == 3
-
-
-class RecordingPython:
-    """A stand-in interpreter that records the code it is given (Docker tests run real code)."""
-
-    timeout_s = 3.0
-
-    def __init__(self) -> None:
-        self.codes: list[str] = []
-
-    def run(self, code: str) -> PythonRun:
-        self.codes.append(code)
-        return PythonRun(code=code, stdout="24\n", exit_code=0, timeout_s=self.timeout_s)
 
 
 def test_expert_python_code_goes_to_the_interpreter_and_its_output_back(make_layer):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from clade.orchestrator.conductor import ConductorSettings, PythonRun, solve
+from clade.orchestrator.conductor import ConductorSettings, solve
 from clade.orchestrator.conductor.structured import (
     close_json,
     load_object,
@@ -13,7 +13,7 @@ from clade.orchestrator.conductor.structured import (
 )
 from clade.orchestrator.models.scripted import script_calls
 
-from .conftest import Scripted, expert_turn, final
+from .conftest import RecordingPython, Scripted, expert_turn, final
 
 
 def calls(*experts: dict[str, str]) -> str:
@@ -128,17 +128,6 @@ def test_a_model_that_ignores_the_format_is_read_by_the_text_conventions(make_la
     assert result.answer == "5" and len(expert.seen) == 1
     # The turn with neither got the structured reminder.
     assert '{"final_answer": "[final answer]"}' in conductor.seen[2][-1]["content"]
-
-
-class RecordingPython:
-    timeout_s = 3.0
-
-    def __init__(self) -> None:
-        self.codes: list[str] = []
-
-    def run(self, code: str) -> PythonRun:
-        self.codes.append(code)
-        return PythonRun(code=code, stdout="24\n", exit_code=0, timeout_s=self.timeout_s)
 
 
 def test_code_in_a_turn_runs_without_an_expert_call(make_layer):

@@ -11,27 +11,11 @@ unless it overrides ``backend``.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import clade_test_backends as backends  # loaded by tests/conftest.py
 import pytest
-
-
-def _load_backends():
-    name = "clade_test_backends"
-    if name not in sys.modules:
-        path = Path(__file__).parents[1] / "archive" / "backends.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-backends = _load_backends()
-pg_server = backends.pg_server
 
 
 @pytest.fixture(scope="module", params=backends.BACKENDS)

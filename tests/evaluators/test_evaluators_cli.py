@@ -71,13 +71,18 @@ def test_bad_input_gives_one_line_and_exit_code_2(tmp_path):
         assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
 
 
-@pytest.mark.docker
-def test_eval_scores_an_agent_folder_in_sandboxes(tmp_path):
-    agent = tmp_path / "agent"
+def _seed_agent(agent: Path) -> Path:
+    """A copy of the built-in seed agent (``coder/`` and the model client) in ``agent``."""
     shutil.copytree(
         ROOT / "agents" / "coder", agent / "coder", ignore=shutil.ignore_patterns("__pycache__")
     )
     shutil.copy(ROOT / "agents" / "llm_client.py", agent / "llm_client.py")
+    return agent
+
+
+@pytest.mark.docker
+def test_eval_scores_an_agent_folder_in_sandboxes(tmp_path):
+    agent = _seed_agent(tmp_path / "agent")
     model = [
         "--model",
         "scripted/scripted_agent:reply",
@@ -106,11 +111,7 @@ def test_eval_scores_an_agent_folder_in_sandboxes(tmp_path):
 @pytest.mark.slow
 def test_eval_repo_bugfix_end_to_end(tmp_path):
     """The agent edits the repository in its sandbox; hidden tests grade it in a fresh one."""
-    agent = tmp_path / "agent"
-    shutil.copytree(
-        ROOT / "agents" / "coder", agent / "coder", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    shutil.copy(ROOT / "agents" / "llm_client.py", agent / "llm_client.py")
+    agent = _seed_agent(tmp_path / "agent")
     shutil.copy(Path(__file__).with_name("bugfix_oracle.py"), tmp_path / "bugfix_oracle.py")
     args = ["--evaluator", "repo-bugfix", "--split", "dev", "--limit", "2", "--json"]
     fixed = clade(

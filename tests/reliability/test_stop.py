@@ -17,16 +17,11 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = {
+    **yaml.safe_load((ROOT / "examples" / "scripted_run.yaml").read_text()),
     "name": "stop",
-    "models": {"default": {"model": "scripted/scripted_agent:reply"}},
-    "evaluation": {"evaluator": "word-sorting", "options": {"n": 12},
-                   "stages": [{"tasks": 2, "threshold": 0.0}]},
     "selection": {"policy": "best", "children_per_generation": 2},
-    "agent_limits": {"max_steps": 3, "max_seconds": 60, "command_timeout": 20},
-    "sandbox": {"memory_mb": 512, "cpus": 1.0},
     "budget": {"generations": 2},
-    "parallelism": 2,
-}  # fmt: skip
+}
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

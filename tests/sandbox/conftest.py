@@ -6,6 +6,8 @@ import uuid
 
 import pytest
 
+from tests.exploits._sandbox_agents import remove_run as _remove_run
+
 #: Small limits so every hostile case ends in seconds.
 SMALL = {
     "memory_mb": 256,
@@ -35,19 +37,6 @@ def run_id():
     yield rid
     left = _remove_run(rid)
     assert not left, f"containers left behind: {left}"
-
-
-def _remove_run(rid: str) -> list[str]:
-    import docker
-
-    client = docker.from_env()
-    try:
-        found = client.containers.list(all=True, filters={"label": f"clade.run={rid}"})
-        for container in found:
-            container.remove(force=True)
-        return [c.name for c in found]
-    finally:
-        client.close()
 
 
 def stray_processes(container_id: str) -> list[str]:
