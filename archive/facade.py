@@ -2,34 +2,26 @@
 
 ``Archive(url, blob_dir)`` opens (and migrates) the database and the blob store. Every
 write is one transaction: it lands whole or not at all. The facade is composed of stores
-(``archive.stores``: blobs, evaluations, model calls, meta-prompts, traces; stores.py) over one
-:class:`~.transactions.Database`; its flat methods delegate to them.
+(``archive.stores``: blobs, runs and candidates, the reads over them, evaluations, model
+calls, meta-prompts, traces; stores.py) over one :class:`~.transactions.Database`; its flat
+methods delegate to them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from clade.archive.blobs import BlobStore, unified_diff
+from clade.archive.blobs import BlobStore, TreePart, in_part, unified_diff
 from clade.archive.calls import CallStore
-from clade.archive.errors import MissingBlobError, UnknownIdError
 from clade.archive.evaluations import EvaluationStore
-from clade.archive.ids import new_id
-from clade.archive.progress import ProgressMixin
+from clade.archive.progress import ProgressStore
 from clade.archive.prompts import PromptStore
-from clade.archive.queries import QueryMixin
-from clade.archive.selection import SelectionMixin
+from clade.archive.queries import QueryStore
+from clade.archive.runs import RunStore
+from clade.archive.selection import SelectionStore
 from clade.archive.stores import Stores, delegate
-from clade.archive.tables import (
-    Candidate,
-    CandidateKind,
-    CandidateStatus,
-    Run,
-    utcnow,
-)
 from clade.archive.traces import TraceStore
 from clade.archive.transactions import Database
 
@@ -42,15 +34,20 @@ if TYPE_CHECKING:
     from clade.archive.lock import RunLock
 
 
-class Archive(QueryMixin, SelectionMixin, ProgressMixin):
+class Archive:
     """A run archive: a database at `url` and candidate trees and logs under `blob_dir`."""
 
     def __init__(self, url: str, blob_dir: Path | str, *, wait_s: float = 300.0) -> None:
         self.db = Database(url, wait_s=wait_s)
         self.url, self.engine = url, self.db.engine
         self.blobs = BlobStore(Path(blob_dir))
+        runs = RunStore(self.db, self.blobs)
         self.stores = Stores(
             blobs=self.blobs,
+            runs=runs,
+            queries=QueryStore(self.db, runs),
+            selection=SelectionStore(self.db),
+            progress=ProgressStore(self.db),
             evaluations=EvaluationStore(self.db, self.blobs),
             calls=CallStore(self.db),
             prompts=PromptStore(self.db),
@@ -122,91 +119,33 @@ class Archive(QueryMixin, SelectionMixin, ProgressMixin):
     traces = delegate("traces", TraceStore.filter)
     get_trace = delegate("traces", TraceStore.get)
 
-    # -- runs and candidates -----------------------------------------------------------
-    def create_run(
-        self, name: str = "", kind: str = "dgm", config: Mapping[str, Any] | None = None
-    ) -> Run:
-        run = Run(id=new_id(), name=name, kind=kind, config=dict(config or {}))
-        with self._write() as session:
-            session.add(run)
-        return run
+    # -- runs and candidates (runs.py) ----------------------------------------------
+    create_run = delegate("runs", RunStore.create_run)
+    finish_run = delegate("runs", RunStore.finish_run)
+    set_run_config = delegate("runs", RunStore.set_run_config)
+    get_run = delegate("runs", RunStore.get_run)
+    get_candidate = delegate("runs", RunStore.get_candidate)
+    add_candidate = delegate("runs", RunStore.add_candidate)
+    set_status = delegate("runs", RunStore.set_status)
 
-    def finish_run(self, run_id: str, status: str = "finished") -> None:
-        with self._write() as session:
-            run = session.get(Run, run_id)
-            if run is None:
-                raise UnknownIdError(f"no run with id {run_id!r}")
-            run.status, run.finished_at = status, utcnow()
-
-    def set_run_config(self, run_id: str, config: Mapping[str, Any]) -> None:
-        """Replace a run's stored config (an option turned on at resume, e.g. approval)."""
-        with self._write() as session:
-            run = session.get(Run, run_id)
-            if run is None:
-                raise UnknownIdError(f"no run with id {run_id!r}")
-            run.config = dict(config)
-
-    def get_run(self, run_id: str) -> Run:
-        with self._read_session() as session:
-            run = session.get(Run, run_id)
-        if run is None:
-            raise UnknownIdError(f"no run with id {run_id!r}")
-        return run
-
-    def get_candidate(self, candidate_id: str) -> Candidate:
-        with self._read_session() as session:
-            cand = session.get(Candidate, candidate_id)
-        if cand is None:
-            raise UnknownIdError(f"no candidate with id {candidate_id!r}")
-        return cand
-
-    def add_candidate(
-        self,
-        run_id: str,
-        tree_hash: str,
-        *,
-        parent_id: str | None = None,
-        kind: CandidateKind | str = CandidateKind.CODING_AGENT,
-        status: CandidateStatus | str = CandidateStatus.PENDING,
-        proposal: Mapping[str, Any] | None = None,
-        meta: Mapping[str, Any] | None = None,
-        rejection_reason: str | None = None,
-    ) -> Candidate:
-        """Record a candidate whose tree is already in the blob store (see `put_tree`)."""
-        kind, status = CandidateKind(kind), CandidateStatus(status)
-        if not self.blobs.has(tree_hash):
-            raise MissingBlobError(
-                f"tree {tree_hash[:12]} is not in the blob store", hint="store it with put_tree"
-            )
-        with self._write() as session:
-            if session.get(Run, run_id) is None:
-                raise UnknownIdError(f"no run with id {run_id!r}")
-            generation = 0
-            if parent_id is not None:
-                parent = session.get(Candidate, parent_id)
-                if parent is None or parent.run_id != run_id:
-                    raise UnknownIdError(f"no candidate {parent_id!r} in run {run_id}")
-                generation = parent.generation + 1
-            cand = Candidate(
-                id=new_id(), run_id=run_id, parent_id=parent_id, kind=kind.value,
-                tree_hash=tree_hash, generation=generation, status=status.value,
-                rejection_reason=rejection_reason,
-                proposal=dict(proposal) if proposal is not None else None, meta=dict(meta or {}),
-            )  # fmt: skip
-            session.add(cand)
-        return cand
-
-    def set_status(
-        self,
-        candidate_id: str,
-        status: CandidateStatus | str,
-        rejection_reason: str | None = None,
-    ) -> None:
-        with self._write() as session:
-            cand = session.get(Candidate, candidate_id)
-            if cand is None:
-                raise UnknownIdError(f"no candidate with id {candidate_id!r}")
-            cand.status, cand.rejection_reason = CandidateStatus(status).value, rejection_reason
+    # -- reads: listings, lineage, curves, matrices (queries.py), selection's data
+    # (selection.py), where a run stands (progress.py) -----------------------------------
+    resolve_id = delegate("queries", QueryStore.resolve_id)
+    latest_run_id = delegate("queries", QueryStore.latest_run_id)
+    list_runs = delegate("queries", QueryStore.list_runs)
+    list_candidates = delegate("queries", QueryStore.list_candidates)
+    candidate_row = delegate("queries", QueryStore.candidate_row)
+    children_counts = delegate("queries", QueryStore.children_counts)
+    lineage = delegate("queries", QueryStore.lineage)
+    tree = delegate("queries", QueryStore.tree)
+    best_so_far = delegate("queries", QueryStore.best_so_far)
+    evaluators = delegate("queries", QueryStore.evaluators)
+    score_matrix = delegate("queries", QueryStore.score_matrix)
+    show = delegate("queries", QueryStore.show)
+    clade_stats = delegate("selection", SelectionStore.clade_stats)
+    selection_inputs = delegate("selection", SelectionStore.selection_inputs)
+    find_candidate = delegate("progress", ProgressStore.find_candidate)
+    run_activity = delegate("progress", ProgressStore.run_activity)
 
     # -- trees and logs ----------------------------------------------------------------
     def put_tree(self, root: Path | str) -> str:
@@ -224,10 +163,23 @@ class Archive(QueryMixin, SelectionMixin, ProgressMixin):
     def get_log(self, log_hash: str) -> str:
         return self.blobs.get(log_hash, "log").decode(errors="replace")
 
-    def diff(self, a: str, b: str) -> str:
-        """Unified diff from candidate `a`'s tree to candidate `b`'s."""
+    def diff(self, a: str, b: str, part: TreePart = "all") -> str:
+        """Unified diff from candidate `a`'s tree to candidate `b`'s: every file, or only
+        those of the improvement procedure (``meta``, the ``meta/`` folder) or the rest
+        (``task``)."""
         old, new = self.get_candidate(a), self.get_candidate(b)
-        return unified_diff(self.blobs.files(old.tree_hash), self.blobs.files(new.tree_hash), a, b)
+        old_files, new_files = self.blobs.files(old.tree_hash), self.blobs.files(new.tree_hash)
+        return unified_diff(old_files, new_files, a, b, part)
+
+    def diff_parts(self, a: str, b: str) -> list[tuple[TreePart, str]]:
+        """The diff from `a` to `b` by part: ``[("all", diff)]`` when neither tree holds an
+        improvement procedure (``meta/``), else the ``meta`` part's and the ``task`` part's."""
+        old, new = self.get_candidate(a), self.get_candidate(b)
+        old_files, new_files = self.blobs.files(old.tree_hash), self.blobs.files(new.tree_hash)
+        if not any(in_part(path, "meta") for path in (*old_files, *new_files)):
+            return [("all", unified_diff(old_files, new_files, a, b))]
+        parts: tuple[TreePart, ...] = ("meta", "task")
+        return [(part, unified_diff(old_files, new_files, a, b, part)) for part in parts]
 
     # -- whole runs --------------------------------------------------------------------
     def export_run(self, run_id: str, path: Path | str) -> int:

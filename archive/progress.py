@@ -1,4 +1,4 @@
-"""Reads a running search needs to pick up where it stands (mixed into ``Archive``).
+"""Reads a running search needs to pick up where it stands (a store of ``Archive``).
 
 A run finds its own children again after a crash by the key the orchestrator gave them; a
 watcher reads how much a run has recorded so far (``run_activity``). A candidate's results
@@ -8,29 +8,23 @@ task by task are the evaluation store's (``evaluations.py``; ``TaskResult`` and
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 from clade.archive.evaluations import AttemptRow, TaskResult
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-    from sqlmodel import Session
-
     from clade.archive.tables import Candidate
+    from clade.archive.transactions import Database
     from clade.archive.views import RunActivity
 
-__all__ = ["AttemptRow", "ProgressMixin", "TaskResult"]
+__all__ = ["AttemptRow", "ProgressStore", "TaskResult"]
 
 
-class ProgressMixin:
+class ProgressStore:
     """``find_candidate`` and ``run_activity``."""
 
-    def _read(self) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
-
-    def _read_session(self) -> AbstractContextManager[Session]:
-        raise NotImplementedError
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def find_candidate(self, run_id: str, key: str) -> Candidate | None:
         """The candidate of ``run_id`` whose ``meta["key"]`` is ``key`` (the first, if several)."""
@@ -43,7 +37,7 @@ class ProgressMixin:
             .where(Candidate.run_id == run_id, col(Candidate.meta)["key"].as_string() == key)
             .order_by(col(Candidate.id))
         )
-        with self._read_session() as session:
+        with self.db.read_session() as session:
             return session.exec(query).first()
 
     def run_activity(self, run_id: str) -> RunActivity:
@@ -75,7 +69,7 @@ class ProgressMixin:
             .group_by(col(Candidate.status))
             .order_by(col(Candidate.status))
         )
-        with self._read() as conn:
+        with self.db.read() as conn:
             row = conn.execute(counts).one_or_none()
             if row is None:
                 raise UnknownIdError(

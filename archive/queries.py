@@ -2,13 +2,13 @@
 
 Everything aggregates in SQL: listings and selection read the per-candidate totals in
 ``candidate_score`` (kept in step with ``evaluation`` on every write), and only the score
-matrix touches the evaluation rows themselves. Mixed into :class:`~.facade.Archive`.
+matrix touches the evaluation rows themselves. A store of :class:`~.facade.Archive`
+(``archive.stores.queries``; the facade's flat methods delegate here).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,8 @@ from clade.archive.views import (
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from clade.archive.tables import Candidate
+    from clade.archive.runs import RunStore
+    from clade.archive.transactions import Database
 
 _ROWS = """
 SELECT c.id, c.run_id, c.parent_id, c.generation, c.status, c.kind, c.tree_hash, c.created_at,
@@ -70,14 +71,11 @@ def _candidate_rows(conn: Connection, where: str, **params: Any) -> list[Candida
     return list(rows.values())
 
 
-class QueryMixin:
-    """The read methods of the archive; `_read()` yields a connection in a read transaction."""
+class QueryStore:
+    """The read methods of the archive over ``db`` (candidates by id through ``runs``)."""
 
-    def _read(self) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
-
-    def get_candidate(self, candidate_id: str) -> Candidate:
-        raise NotImplementedError
+    def __init__(self, db: Database, runs: RunStore) -> None:
+        self.db, self.runs = db, runs
 
     # -- ids ---------------------------------------------------------------------------
     def resolve_id(self, prefix: str, table: str = "candidate") -> str:
@@ -90,7 +88,7 @@ class QueryMixin:
                 hint=f"list them with `clade archive {'ls' if table == 'candidate' else 'runs'}`",
             )
         query = f"SELECT id FROM {table} WHERE id >= :lo AND id < :hi ORDER BY id LIMIT 6"
-        with self._read() as conn:
+        with self.db.read() as conn:
             found = list(conn.execute(sql_text(query), {"lo": key, "hi": key + "~"}).scalars())
         if not found:
             raise UnknownIdError(
@@ -105,7 +103,7 @@ class QueryMixin:
         return found[0]
 
     def latest_run_id(self) -> str:
-        with self._read() as conn:
+        with self.db.read() as conn:
             found = conn.execute(sql_text("SELECT max(id) FROM run")).scalar()
         if found is None:
             raise UnknownIdError("the archive holds no run yet", hint="start one with `clade run`")
@@ -122,7 +120,7 @@ class QueryMixin:
              WHERE c.run_id = r.id GROUP BY c.id) t) AS best,
           (SELECT coalesce(sum(m.cost_usd), 0) FROM model_call m WHERE m.run_id = r.id) AS cost
         FROM run r ORDER BY r.id"""
-        with self._read() as conn:
+        with self.db.read() as conn:
             return [
                 RunSummary(
                     id=r.id,
@@ -139,11 +137,11 @@ class QueryMixin:
 
     def list_candidates(self, run_id: str) -> list[CandidateRow]:
         """The candidates of a run in creation order, with their scores."""
-        with self._read() as conn:
+        with self.db.read() as conn:
             return _candidate_rows(conn, "c.run_id = :run", run=run_id)
 
     def candidate_row(self, candidate_id: str) -> CandidateRow:
-        with self._read() as conn:
+        with self.db.read() as conn:
             rows = _candidate_rows(conn, "c.id = :id", id=candidate_id)
         if not rows:
             raise UnknownIdError(f"no candidate with id {candidate_id!r}")
@@ -153,7 +151,7 @@ class QueryMixin:
         """Candidate id -> number of direct children, for candidates that have any."""
         query = """SELECT parent_id, count(*) FROM candidate
                    WHERE run_id = :run AND parent_id IS NOT NULL GROUP BY parent_id"""
-        with self._read() as conn:
+        with self.db.read() as conn:
             return {p: n for p, n in conn.execute(sql_text(query), {"run": run_id})}
 
     # -- lineage -----------------------------------------------------------------------
@@ -165,7 +163,7 @@ class QueryMixin:
           UNION ALL SELECT c.id, c.parent_id, up.depth + 1
           FROM candidate c JOIN up ON c.id = up.parent_id)
         SELECT id FROM up"""
-        with self._read() as conn:
+        with self.db.read() as conn:
             ids = list(conn.execute(sql_text(query), {"id": candidate_id}).scalars())
             if not ids:
                 raise UnknownIdError(f"no candidate with id {candidate_id!r}")
@@ -185,7 +183,7 @@ class QueryMixin:
                    FROM candidate c LEFT JOIN candidate_score s ON s.candidate_id = c.id
                    WHERE c.run_id = :run GROUP BY c.id, c.parent_id, c.generation, c.status
                    ORDER BY c.id"""
-        with self._read() as conn:
+        with self.db.read() as conn:
             result = conn.execute(sql_text(query), {"run": run_id})
             rows = result.cursor.fetchall() if result.cursor else []
         nodes = {cid: TreeNode(cid, status, gen, score) for cid, _, gen, status, score in rows}
@@ -204,7 +202,7 @@ class QueryMixin:
         rows = self.list_candidates(run_id)
         query = """SELECT candidate_id, sum(cost_usd) FROM model_call
                    WHERE run_id = :run AND candidate_id IS NOT NULL GROUP BY candidate_id"""
-        with self._read() as conn:
+        with self.db.read() as conn:
             costs = {c: float(v) for c, v in conn.execute(sql_text(query), {"run": run_id})}
             if not costs:
                 fallback = """SELECT s.candidate_id, sum(s.cost_usd) FROM candidate_score s
@@ -227,7 +225,7 @@ class QueryMixin:
         query = """SELECT DISTINCT s.evaluator, s.split FROM candidate_score s
                    JOIN candidate c ON c.id = s.candidate_id WHERE c.run_id = :run
                    ORDER BY s.evaluator, s.split"""
-        with self._read() as conn:
+        with self.db.read() as conn:
             return [(e, s) for e, s in conn.execute(sql_text(query), {"run": run_id})]
 
     def score_matrix(
@@ -241,15 +239,15 @@ class QueryMixin:
             evaluator = pairs[0][0]
         from clade.archive.matrix import score_matrix
 
-        with self._read() as conn:
+        with self.db.read() as conn:
             return score_matrix(conn, run_id, evaluator, split)
 
     def show(self, candidate_id: str) -> CandidateDetail:
         """Everything recorded about one candidate."""
         from sqlalchemy import text
 
-        cand = self.get_candidate(candidate_id)
-        with self._read() as conn:
+        cand = self.runs.get_candidate(candidate_id)
+        with self.db.read() as conn:
             results = [
                 ScoreSummary(
                     evaluator=r.evaluator,

@@ -1,12 +1,11 @@
 """What parent selection reads: per-candidate score and children, clade statistics.
 
 The policies themselves live in the orchestrator; these are their data, aggregated in SQL
-from the per-candidate totals (``candidate_score``). Mixed into :class:`~.facade.Archive`.
+from the per-candidate totals (``candidate_score``). A store of :class:`~.facade.Archive`.
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 from clade.archive.errors import UnknownIdError
@@ -14,7 +13,7 @@ from clade.archive.queries import sql_text
 from clade.archive.views import CladeStats, SelectionInput
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+    from clade.archive.transactions import Database
 
 _SUBTREE = """
 WITH RECURSIVE sub(id) AS (
@@ -23,11 +22,11 @@ WITH RECURSIVE sub(id) AS (
 """
 
 
-class SelectionMixin:
+class SelectionStore:
     """``clade_stats`` and ``selection_inputs``."""
 
-    def _read(self) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def clade_stats(
         self, candidate_id: str, evaluator: str | None = None, split: str | None = None
@@ -42,7 +41,7 @@ class SelectionMixin:
                coalesce(sum(s.n_passed), 0) AS ok, sum(s.score_sum) AS total
         FROM candidate_score s WHERE s.candidate_id IN (SELECT id FROM sub) {ev} {sp}"""
         )
-        with self._read() as conn:
+        with self.db.read() as conn:
             r = conn.execute(
                 sql_text(query.format(ev="AND s.evaluator = :ev" if evaluator else "",
                                       sp="AND s.split = :sp" if split else "")),
@@ -71,7 +70,7 @@ class SelectionMixin:
                ON k.parent_id = c.id
         WHERE c.run_id = :run AND c.status = 'admitted'
         GROUP BY c.id, c.generation, k.n ORDER BY c.generation, c.id"""
-        with self._read() as conn:
+        with self.db.read() as conn:
             key = (
                 "max(c.meta ->> 'key')"
                 if conn.dialect.name == "postgresql"

@@ -1,12 +1,15 @@
 """The stores the archive facade is composed of, and the one-line delegation to them.
 
 Each store owns one kind of record and takes only the :class:`~.transactions.Database`
-(and the blob store, where it writes logs): evaluations and their per-candidate totals
+(and the blob store, where it writes logs or checks a tree): runs and candidates
+(:class:`~.runs.RunStore`), evaluations and their per-candidate totals
 (:class:`~.evaluations.EvaluationStore`), model calls (:class:`~.calls.CallStore`),
 meta-prompt versions (:class:`~.prompts.PromptStore`), traces (:class:`~.traces.TraceStore`);
-trees and logs are the :class:`~.blobs.BlobStore`. Runs and candidates, and the reads over
-them, are still mixed into the facade (``facade.py``, ``queries.py``, ``progress.py``,
-``selection.py``) and move here next.
+trees and logs are the :class:`~.blobs.BlobStore`. The reads over them are stores too:
+listings, lineage and curves (:class:`~.queries.QueryStore`), what selection reads
+(:class:`~.selection.SelectionStore`) and where a run stands
+(:class:`~.progress.ProgressStore`). No store inherits from another or re-declares another's
+methods: one that needs another's rows takes that store (``QueryStore`` takes the runs).
 
 The facade keeps its flat methods (``archive.record_model_call(...)``) as delegations made
 by :func:`delegate`, so they keep their signatures, types and docstrings.
@@ -23,7 +26,11 @@ if TYPE_CHECKING:
     from clade.archive.blobs import BlobStore
     from clade.archive.calls import CallStore
     from clade.archive.evaluations import EvaluationStore
+    from clade.archive.progress import ProgressStore
     from clade.archive.prompts import PromptStore
+    from clade.archive.queries import QueryStore
+    from clade.archive.runs import RunStore
+    from clade.archive.selection import SelectionStore
     from clade.archive.traces import TraceStore
 
 P = ParamSpec("P")
@@ -36,6 +43,10 @@ class Stores:
     """The archive's stores, one per kind of record."""
 
     blobs: BlobStore
+    runs: RunStore
+    queries: QueryStore
+    selection: SelectionStore
+    progress: ProgressStore
     evaluations: EvaluationStore
     calls: CallStore
     prompts: PromptStore

@@ -67,7 +67,11 @@ class JudgeEvaluator:
 
         model_config = ConfigDict(extra="forbid")
 
-        model: str = Field(default="smollm2-135m", description="Model of the judge.")
+        model: str | None = Field(
+            default=None,
+            description="Model of the judge; default: the configured default model "
+            "(CLADE_DEFAULT_MODEL, the embedded SmolLM2-135M unless set).",
+        )
         method: Literal["vanilla", "selective"] = Field(
             default="vanilla", description="vanilla, or selective LWE (M kept per evaluator)."
         )
@@ -83,6 +87,11 @@ class JudgeEvaluator:
         self._judge: Judge | None = None
         self.caller: Caller | None = None
         self._loaded: list[TaskRow] | None = None
+
+    def _model(self) -> str:
+        from clade.orchestrator.config import settings
+
+        return self.config.model or settings().default_model
 
     def _rows(self) -> list[TaskRow]:
         if self._loaded is None:
@@ -131,9 +140,7 @@ class JudgeEvaluator:
             from .runner import build_judge
             from .store import MemoryStore
 
-            layer = ModelLayer(
-                ModelsConfig.model_validate({"default": {"model": self.config.model}})
-            )
+            layer = ModelLayer(ModelsConfig.model_validate({"default": {"model": self._model()}}))
             self.caller = Caller(layer)
             self._judge = build_judge(self.config.method, self.caller, MemoryStore())
         return self._judge

@@ -19,8 +19,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-RoleName = Literal["agent", "diagnose", "conductor", "expert", "judge", "meta_update"]
-ROLES: tuple[RoleName, ...] = ("agent", "diagnose", "conductor", "expert", "judge", "meta_update")
+RoleName = Literal["agent", "diagnose", "conductor", "expert", "judge", "meta_update", "mutate"]
+ROLES: tuple[RoleName, ...] = (
+    "agent", "diagnose", "conductor", "expert", "judge", "meta_update", "mutate",
+)  # fmt: skip
 CacheMode = Literal["off", "record", "replay"]
 #: Per-attempt timeout of an API model whose spec sets no ``timeout_s``.
 API_TIMEOUT_S = 120.0
@@ -122,14 +124,21 @@ class CacheConfig(BaseModel):
         return self
 
 
+def _default_model() -> str:
+    from clade.orchestrator.config import settings
+
+    return settings().default_model
+
+
 class ModelsConfig(BaseModel):
     """The ``models:`` section of a run config."""
 
     model_config = ConfigDict(extra="forbid")
 
     default: ModelSpec = Field(
-        default_factory=lambda: ModelSpec(model="smollm2-135m"),
-        description="Model for every role the roles map leaves out.",
+        default_factory=lambda: ModelSpec(model=_default_model()),
+        description="Model for every role the roles map leaves out; default: the configured "
+        "default model (CLADE_DEFAULT_MODEL, the embedded SmolLM2-135M unless set).",
     )
     roles: dict[RoleName, ModelSpec] = Field(default_factory=dict, description="Model per role.")
     retry: RetryPolicy = Field(

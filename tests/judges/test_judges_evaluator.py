@@ -27,6 +27,17 @@ def _evaluator(tmp_path, scripted_name, fake, reference="plain", **options):
     return load_evaluator("judge", model=scripted_name(fake), tasks_file=str(path), **options)
 
 
+def test_the_judge_model_defaults_to_the_configured_default_model(clade_home, monkeypatch):
+    from clade.orchestrator.config import settings
+    from clade.orchestrator.models.spec import ModelsConfig
+
+    monkeypatch.setenv("CLADE_DEFAULT_MODEL", "scripted/somewhere:reply")
+    settings.cache_clear()
+    assert JudgeEvaluator()._model() == "scripted/somewhere:reply"
+    assert ModelsConfig().default.model == "scripted/somewhere:reply"  # a run's unset roles
+    assert JudgeEvaluator(JudgeEvaluator.Config(model="other"))._model() == "other"
+
+
 def test_registry_builds_it_from_validated_options(tmp_path, scripted_name, fake):
     bench = _evaluator(tmp_path, scripted_name, fake, limit=10)
     assert isinstance(bench, JudgeEvaluator) and isinstance(bench, Evaluator)
@@ -34,7 +45,7 @@ def test_registry_builds_it_from_validated_options(tmp_path, scripted_name, fake
     dev, test = bench.tasks("dev"), bench.tasks("test")
     assert len(dev) + len(test) == 10 and not {t.id for t in dev} & {t.id for t in test}
     assert "answer.md" in dev[0].statement
-    assert JudgeEvaluator().config.model == "smollm2-135m"  # defaults without an argument
+    assert JudgeEvaluator().config.model is None  # defaults without an argument
     from clade.archive.errors import ConfigError
     from clade.orchestrator.evaluators.registry import load_evaluator
 
