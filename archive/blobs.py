@@ -20,6 +20,7 @@ import tempfile
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Literal
 
 from clade.archive.errors import ArchiveError, CorruptBlobError, DiskFullError, MissingBlobError
 
@@ -77,10 +78,31 @@ def tree_files(tar_bytes: bytes) -> dict[str, bytes]:
     return files
 
 
-def unified_diff(old: dict[str, bytes], new: dict[str, bytes], a: str = "a", b: str = "b") -> str:
-    """A git-style unified diff between two trees given as path -> content."""
+#: The folder of an agent's tree that holds its improvement procedure (run option
+#: ``improvement.editable``): the rest of the tree is the task part, the agent itself.
+META_FOLDER = "meta/"
+#: Which files of a tree a diff covers: the improvement procedure, the task part, or all.
+TreePart = Literal["meta", "task", "all"]
+
+
+def in_part(path: str, part: TreePart) -> bool:
+    """Whether the tree file ``path`` belongs to ``part``."""
+    if part == "all":
+        return True
+    return path.startswith(META_FOLDER) == (part == "meta")
+
+
+def unified_diff(
+    old: dict[str, bytes],
+    new: dict[str, bytes],
+    a: str = "a",
+    b: str = "b",
+    part: TreePart = "all",
+) -> str:
+    """A git-style unified diff between two trees given as path -> content (only the files
+    of ``part``)."""
     chunks: list[str] = []
-    for name in sorted(set(old) | set(new)):
+    for name in sorted(n for n in set(old) | set(new) if in_part(n, part)):
         before, after = old.get(name), new.get(name)
         if before == after:
             continue

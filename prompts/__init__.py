@@ -27,6 +27,11 @@ def _source(name: str) -> str:
     return resources.files(__package__).joinpath(f"{name}.j2").read_text(encoding="utf-8")
 
 
+def source(name: str) -> str:
+    """The text of template ``name`` as shipped (``prompts/<name>.j2``)."""
+    return _source(name)
+
+
 def names() -> list[str]:
     """The templates shipped in this folder, without their ``.j2`` suffix."""
     return sorted(

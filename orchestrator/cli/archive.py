@@ -164,6 +164,7 @@ def show(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show one candidate: metadata, lineage, the proposal that produced it, scores, cost."""
+    from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
 
@@ -184,6 +185,16 @@ def show(
     ]
     if detail.rejection_reason:
         facts.append(f"[red]rejected:[/] {detail.rejection_reason}")
+    made_by = detail.meta.get("procedure")
+    if isinstance(made_by, dict):  # run option improvement.editable: which version made it
+        fallbacks = made_by.get("fallbacks") or {}
+        facts.append(
+            f"procedure {str(made_by.get('hash', ''))[:16]} (the parent's meta/)"
+            + "".join(
+                f"\n  {escape(path)}: default, {escape(why)}"
+                for path, why in sorted(fallbacks.items())
+            )
+        )
     console.print(Panel("\n".join(facts), title="candidate"))
     if detail.proposal is not None:
         console.print(Panel(json.dumps(detail.proposal, indent=2), title="proposal"))
@@ -227,11 +238,30 @@ def diff(
     ctx: typer.Context,
     a: str = typer.Argument(..., help="The old candidate (id or prefix)."),
     b: str = typer.Argument(..., help="The new candidate (id or prefix)."),
+    part: str = typer.Option(
+        "all",
+        "--part",
+        help="meta: the improvement procedure (meta/) only; task: the rest of the tree; "
+        "all: both, in two sections when either tree holds meta/.",
+    ),
 ) -> None:
     """Unified diff between two candidates' trees."""
+    from clade.archive.blobs import TreePart
+    from clade.archive.errors import ConfigError
+
+    parts: dict[str, TreePart] = {"meta": "meta", "task": "task", "all": "all"}
+    if part not in parts:
+        raise ConfigError(f"unknown part {part!r}", hint="one of meta, task, all")
+    titles = {"meta": "the improvement procedure (meta/)", "task": "the task agent (the rest)"}
     with _open(ctx) as archive:
-        text = archive.diff(archive.resolve_id(a), archive.resolve_id(b))
-    typer.echo(text, nl=False)
+        old, new = archive.resolve_id(a), archive.resolve_id(b)
+        if part != "all":
+            typer.echo(archive.diff(old, new, parts[part]), nl=False)
+            return
+        for name, text in archive.diff_parts(old, new):  # one part unless a tree holds meta/
+            if name in titles:
+                typer.echo(f"# == {titles[name]} ==")
+            typer.echo(text or ("# (unchanged)\n" if name in titles else ""), nl=False)
 
 
 @archive_app.command("export")

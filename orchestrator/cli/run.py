@@ -46,6 +46,8 @@ def run(
     Each generation selects parents from the archive, lets each rewrite a copy of its own
     code in a sandbox, evaluates the children in stages and keeps them in an open-ended
     archive, until a budget is spent. Everything is recorded in the archive as it happens (`clade archive ...` to look).
+    With `kind: prompt_set` in the config, the conductor's prompt set evolves instead
+    (docs/PROMPT_SETS.md).
     """
     from rich.console import Console
 
@@ -53,6 +55,7 @@ def run(
     from clade.orchestrator.dgm.config import load_config
     from clade.orchestrator.dgm.launch import create_run
     from clade.orchestrator.home import open_archive
+    from clade.orchestrator.promptsets import check_prompt_set_config
 
     console = Console()
     console.soft_wrap = not console.is_terminal  # a log gets whole lines, never folded ones
@@ -73,6 +76,7 @@ def run(
         run_id = archive.resolve_id(resume, table="run")
     else:
         assert new_config is not None
+        check_prompt_set_config(new_config)  # kind: prompt_set; bad input before any write
         run_id = create_run(archive, new_config, name=name, approve=approve)
     _work_on(console, archive, run_id, resumed=bool(resume), approve=approve)
 
@@ -83,6 +87,7 @@ def _work_on(console: Any, archive: Any, run_id: str, *, resumed: bool, approve:
     from clade.orchestrator.dgm.launch import execute
     from clade.orchestrator.dgm.launch import run_config as run_config_of
     from clade.orchestrator.dgm.report import Progress, summary
+    from clade.orchestrator.promptsets import steps_factory
 
     from .stopping import RunStopper
 
@@ -108,6 +113,7 @@ def _work_on(console: Any, archive: Any, run_id: str, *, resumed: bool, approve:
                 execute(
                     archive, run_config, run_id, resume=resumed, emit=progress.emit,
                     approve=progress.ask_approval if run_config.approve else None,
+                    steps_factory=steps_factory(run_config),  # agents, or prompt sets
                 )  # fmt: skip
     except (KeyboardInterrupt, SystemExit):
         if not stopper.stopped:

@@ -115,7 +115,8 @@ def load_prompt_set(archive: Archive, candidate: str) -> PromptSet:
     """The prompt set stored as ``candidate`` (an id or unique prefix)."""
     candidate_id = archive.resolve_id(candidate, table="candidate")
     record = archive.get_candidate(candidate_id)
-    if record.kind != "prompt_set" or (record.meta or {}).get("family") != FAMILY:
+    # A prompt-set run's candidates carry no family tag: they are all conductor sets.
+    if record.kind != "prompt_set" or (record.meta or {}).get("family", FAMILY) != FAMILY:
         raise ConfigError(
             f"candidate {candidate_id} is not a conductor prompt set (kind {record.kind})",
             hint="pass the id of a candidate stored with store_prompt_set",

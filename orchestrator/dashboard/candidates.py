@@ -64,6 +64,25 @@ def diff_lines(diff: str) -> list[tuple[str, str]]:
     return out
 
 
+#: The titles of a tree's two parts, shown apart when either tree holds an improvement
+#: procedure (run option ``improvement.editable``).
+PART_TITLES = {
+    "meta": "the improvement procedure (meta/)",
+    "task": "the task agent (the rest of the tree)",
+}
+DiffSection = tuple[str, str, list[tuple[str, str]]]
+
+
+def diff_sections(archive: Archive, a: str, b: str) -> list[DiffSection]:
+    """The diff from ``a`` to ``b`` as (part, title, lines) sections: one untitled section of
+    every file, or the improvement procedure's and the task part's apart when either tree
+    holds ``meta/``."""
+    return [
+        (part, PART_TITLES.get(part, ""), diff_lines(text))
+        for part, text in archive.diff_parts(a, b)
+    ]
+
+
 def read_log(archive: Archive, log_hash: str, clip: int = LOG_CLIP) -> tuple[str, bool]:
     """The log's text, clipped to its last ``clip`` characters, and whether it was clipped."""
     try:
@@ -117,11 +136,11 @@ def candidate_page(archive: Archive, candidate_id: str, against: str | None) -> 
     siblings = archive.list_candidates(cand.run_id)
     parent_diff = None
     if cand.parent_id is not None:
-        parent_diff = diff_lines(archive.diff(cand.parent_id, candidate_id))
+        parent_diff = diff_sections(archive, cand.parent_id, candidate_id)
     against_diff = None
     if against:
         against = archive.resolve_id(against)
-        against_diff = diff_lines(archive.diff(against, candidate_id))
+        against_diff = diff_sections(archive, against, candidate_id)
     meta = {k: v for k, v in detail.meta.items()}
     return {
         "detail": detail,
@@ -133,6 +152,7 @@ def candidate_page(archive: Archive, candidate_id: str, against: str | None) -> 
         "results": evaluation_views(archive, candidate_id),
         "proposal": {k: pretty(v) for k, v in (detail.proposal or {}).items()},
         "meta_json": pretty(meta) if meta else "",
+        "procedure": meta.get("procedure") if isinstance(meta.get("procedure"), dict) else None,
         "self_modification": self_modification(archive, meta),
         "parent_diff": parent_diff,
         "against": against,

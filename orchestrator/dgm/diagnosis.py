@@ -13,7 +13,7 @@ that solved dev trajectories exist; on local engines the JSON schema then allows
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
@@ -108,17 +108,23 @@ def diagnose(
     result: str,
     tries: int = 3,
     experience: bool = False,
+    *,
+    more_failures: Sequence[Mapping[str, str]] = (),
+    render: Callable[[dict[str, Any]], str] | None = None,
 ) -> Proposal:
     """Ask ``chat`` for a proposal; ``experience``: solved dev trajectories exist, so the
-    experience mutation is offered."""
-    prompt = prompts.render(
-        "diagnose",
-        files=files,
-        task=task,
-        trajectory=trajectory,
-        result=result,
-        experience=experience,
-    )
+    experience mutation is offered; ``more_failures``: further failed tasks shown (task,
+    trajectory, result); ``render``: the prompt from these variables (default: the shipped
+    ``diagnose`` template; an editable procedure brings the parent's own)."""
+    variables: dict[str, Any] = {
+        "files": files,
+        "task": task,
+        "trajectory": trajectory,
+        "result": result,
+        "experience": experience,
+        "more_failures": [dict(m) for m in more_failures],
+    }
+    prompt = render(variables) if render else prompts.render("diagnose", **variables)
     messages = [{"role": "user", "content": prompt}]
     replies: list[str] = []
     for _ in range(tries):

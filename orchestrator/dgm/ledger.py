@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from clade.archive.facade import Archive
 from clade.archive.progress import AttemptRow
@@ -26,6 +26,9 @@ from .protocol import Steps
 
 #: Candidate id -> the ids of the tasks it holds worked examples of (see experience.py).
 Held = Callable[[str], set[str]]
+#: The splits evaluations are recorded under: an evaluator's two, and ``val``, the
+#: validation tasks carved from the dev split (see validation.py).
+RecordedSplit = Split | Literal["val"]
 
 
 @dataclass
@@ -34,7 +37,7 @@ class Ledger:
 
     archive: Archive
     evaluator: str
-    split: Split
+    split: RecordedSplit
 
     def rows(self, run_id: str) -> list[AttemptRow]:
         """Every attempt recorded on the split, ordered by candidate, task and attempt."""

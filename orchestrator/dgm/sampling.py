@@ -72,9 +72,17 @@ def pick(items: Sequence[T], run_seed: int, parent_id: str, key: str) -> T:
     """The item a child sees: children ``g<n>c<i>`` of one parent in one generation take
     consecutive items from a start drawn by (run seed, generation, parent), so siblings see
     different ones while there are as many items as siblings."""
+    return pick_many(items, run_seed, parent_id, key, 1)[0]
+
+
+def pick_many(
+    items: Sequence[T], run_seed: int, parent_id: str, key: str, n: int, rotate: bool = True
+) -> list[T]:
+    """``n`` consecutive items (at most all of them) from where child ``key`` starts: as
+    :func:`pick`, or with ``rotate`` False from the first item plus the child's index."""
     if not items:
         raise ValueError("nothing to pick from")
     match = _KEY.fullmatch(key)
     generation, index = (match.group(1), int(match.group(2))) if match else (key, 0)
-    start = child_seed(run_seed, f"{generation}:{parent_id}", "failure")
-    return items[(start + index) % len(items)]
+    start = child_seed(run_seed, f"{generation}:{parent_id}", "failure") if rotate else 0
+    return [items[(start + index + j) % len(items)] for j in range(min(n, len(items)))]

@@ -7,6 +7,9 @@
   the child's tree;
 - ``evaluate``: the candidate runs on tasks in one warm sandbox; a fresh one grades.
 
+With the run option ``improvement.editable``, the diagnosis prompt, the self-improvement
+task and the choice of failures come from the parent's own ``meta/`` (``procedure.py``).
+
 Every model call is metered to the run and, where one exists, the candidate. Diagnosis and
 self-modification are queued in local engines ahead of evaluation traffic (a higher
 priority), and sample as the run's ``sampling`` option says (a seed per child). Agent
@@ -38,6 +41,7 @@ from clade.orchestrator.judges.review import DiffReview, review_diff
 from clade.orchestrator.models.gateway import Gateway
 from clade.sandbox import SandboxConfig
 
+from . import procedure
 from .diagnosis import Proposal, diagnose, proposal_format
 from .protocol import Modification, SelfModificationFailed
 from .sampling import ChildSampling, params, pick
@@ -120,6 +124,7 @@ class SandboxSteps:
         *,
         run_seed: int = 0,
         sampling: ChildSampling | None = None,
+        editable: bool = False,
     ) -> None:
         self.archive, self.run_id, self.evaluator = archive, run_id, evaluator
         self.gateway, self.factory, self.limits, self.parallel = (
@@ -133,6 +138,7 @@ class SandboxSteps:
         )
         self.seed_agent = seed_agent
         self.run_seed, self.sampling = run_seed, sampling or ChildSampling()
+        self.editable = editable  # the improvement procedure is the parent's meta/
         self._warm = threading.Lock()
         self._warmed = False
 
@@ -187,24 +193,35 @@ class SandboxSteps:
                 files = seed_files(seed_agent_folder(), SEED_PARTS)
             else:
                 files = seed_files(self.seed_agent)
+            if self.editable:  # the shipped procedure, where the seed folder has none of its own
+                files = procedure.default_files() | files
             return self.archive.put_tree(write_tree(files, Path(tmp)))
 
     def diagnose(
         self, parent: Candidate, failures: list[tuple[Task, Score, str]], key: str = ""
     ) -> Proposal:
-        task, score, log = (
-            pick(failures, self.run_seed, parent.id, key) if failures else (None, None, "")
-        )
+        files = self._files(parent)
+        own = procedure.load_procedure(files) if self.editable else None
+        if own is None:
+            shown = [pick(failures, self.run_seed, parent.id, key)] if failures else []
+        else:
+            shown = procedure.choose(
+                failures, own.choice, run_seed=self.run_seed, parent_id=parent.id, key=key,
+                score=lambda f: (f[1].score, f[0].id), log_of=lambda f: f[2],
+            ) if failures else []  # fmt: skip
+        task, score, log = shown[0] if shown else (None, None, "")
         sources = {
             p: d.decode("utf-8", errors="replace")
-            for p, d in self._files(parent).items()
-            if p.endswith((".py", ".md"))
+            for p, d in files.items()
+            if p.endswith((".py", ".md")) or (own is not None and p.startswith(procedure.META))
         }
         layer = self.gateway.layer
         local = layer.serves_locally("diagnose")
         code_budget, log_budget = (
             (LOCAL_CODE_BUDGET, LOCAL_LOG_BUDGET) if local else (CODE_BUDGET, LOG_BUDGET)
         )
+        if own is not None and own.choice.log_chars is not None:
+            log_budget = own.choice.log_chars
         experience = self._has_experience()
         # Local engines decode under the proposal's JSON schema, so even a tiny model answers
         # in the right shape; API models get the format from the prompt alone.
@@ -230,6 +247,13 @@ class SandboxSteps:
             log[-log_budget:],
             score.detail if score else "",
             experience=experience,
+            more_failures=[
+                {"task": t.statement, "trajectory": text[-log_budget:], "result": s.detail}
+                for t, s, text in shown[1:]
+            ],
+            render=None
+            if own is None
+            else lambda variables: procedure.render(own, procedure.DIAGNOSE, variables),
         )
 
     def self_modify(self, parent: Candidate, proposal: Proposal, key: str) -> Modification:
@@ -237,15 +261,18 @@ class SandboxSteps:
         shown = [
             (p, files[p].decode("utf-8", errors="replace")) for p in PROMPT_FILES if p in files
         ]
-        task = Task(
-            id=f"self-modify-{key}",
-            statement=prompts.render(
-                "self_improve",
-                problem_statement=proposal.problem_statement,
-                implementation_plan=proposal.implementation_plan,
-                prompt_files=shown,
-            ),
-        )
+        variables: dict[str, Any] = {
+            "problem_statement": proposal.problem_statement,
+            "implementation_plan": proposal.implementation_plan,
+            "prompt_files": shown,
+        }
+        if self.editable:  # the parent's own template, and a word on its meta/ folder
+            own = procedure.load_procedure(files)
+            statement = procedure.render(own, procedure.SELF_IMPROVE, variables)
+            statement += procedure.meta_note(sorted(procedure.meta_files(files)))
+        else:
+            statement = prompts.render("self_improve", **variables)
+        task = Task(id=f"self-modify-{key}", statement=statement)
         sampled = params(self.sampling.self_modify, self.run_seed, key, "self_modify")
         limits = SampledLimits(**self.agent_limits().model_dump(), **sampled)
         with self._sandboxes(parent, "agent", MAKE_CHILD_PRIORITY, limits) as (session, _grader):

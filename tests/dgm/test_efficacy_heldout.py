@@ -48,6 +48,18 @@ def test_pairing_cancels_what_both_candidates_share():
     assert 0.10 - 1.96 * unpaired < 0 < low
 
 
+def test_the_sign_test_refuses_what_the_bootstrap_alone_would_admit():
+    from clade.orchestrator.dgm.heldout import sign_test
+
+    before, after = [0.0] * 20, [1.0] * 3 + [0.0] * 17  # 3 tasks won, none lost, of 20
+    low, _ = paired_bootstrap(before, after, confidence=0.9)
+    assert low > 0  # the bootstrap's 5% tail misses the chance of so few wins
+    assert sign_test(before, after) == 1 / 8  # the sign test does not
+    assert sign_test(before, [1.0] * 5 + [0.0] * 15) == 1 / 32  # five won: p < 0.05
+    assert sign_test([1.0, 0.0], [0.0, 1.0]) == 0.75  # one won, one lost
+    assert sign_test(before, before) == 1.0  # nothing differs
+
+
 def test_the_bootstrap_needs_pairs():
     with pytest.raises(ValueError):
         paired_bootstrap([], [])

@@ -1,0 +1,65 @@
+"""Wire a prompt-set run: its model layer (metered into the archive) and its steps.
+
+``clade run`` passes :func:`steps_factory` of the run's config to
+:func:`clade.orchestrator.dgm.launch.execute`: a run of ``kind: prompt_set`` gets
+:class:`~.steps.PromptSetSteps`, any other the agents' sandboxed steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from clade.archive.errors import ConfigError
+from clade.orchestrator.dgm.launch import real_steps
+
+from .steps import PromptSetSteps
+
+if TYPE_CHECKING:
+    from clade.archive.facade import Archive
+    from clade.orchestrator.dgm.config import RunConfig
+    from clade.orchestrator.dgm.protocol import Steps
+
+StepsFactory = Callable[["Archive", str, "RunConfig", Any], "Steps"]
+
+
+def check_prompt_set_config(config: RunConfig) -> None:
+    """Refuse options that mean nothing for prompt sets, with one line."""
+    if config.kind != "prompt_set":
+        return
+    if config.experience.children:
+        raise ConfigError(
+            "experience.children: the experience mutation adds worked examples to an agent's "
+            "code, and a prompt-set run evolves no code",
+            hint="set experience.children to 0 for kind: prompt_set",
+        )
+    if config.prompt_set.seed is not None and not config.prompt_set.seed.is_dir():
+        raise ConfigError(
+            f"prompt_set.seed: {config.prompt_set.seed} is not a folder",
+            hint="give a folder of <field>.j2 files (see docs/CONDUCTORS.md), or leave it out",
+        )
+
+
+def promptset_steps(archive: Archive, run_id: str, config: RunConfig, evaluator: Any) -> Steps:
+    """Prompt-set steps backed by the model layer, metered into the archive."""
+    from clade.orchestrator.models.layer import ModelLayer
+    from clade.orchestrator.models.metering import ArchiveSink, Budget
+    from clade.orchestrator.models.routing import size_slots
+
+    check_prompt_set_config(config)
+    # Each child solves its tasks `parallelism` at a time; the mutate role may add one more.
+    models = size_slots(config.models, config.parallelism * config.parallelism + 1)
+    layer = ModelLayer(models, sink=ArchiveSink(archive), run_id=run_id)
+    tracker = layer.set_budget(
+        run_id, Budget(max_tokens=config.budget.max_tokens, max_usd=config.budget.max_usd)
+    )
+    tracker.tokens, tracker.usd = archive.run_usage(run_id)  # what earlier sessions spent
+    return PromptSetSteps(
+        archive, run_id, evaluator, layer, config.prompt_set,
+        parallel=config.parallelism, run_seed=config.seed, sampling=config.sampling,
+    )  # fmt: skip
+
+
+def steps_factory(config: RunConfig) -> StepsFactory:
+    """The steps of a run of ``config``'s kind."""
+    return promptset_steps if config.kind == "prompt_set" else real_steps

@@ -1,0 +1,182 @@
+"""The ``mutate`` role: GEPA-style reflection on a prompt set's failures.
+
+Two calls make a child, as diagnosis and self-modification make an agent's:
+
+1. :func:`propose` shows one template of the parent's set and a few of its failed dev tasks
+   (question, answer, the grader's feedback) and asks for a
+   :class:`~clade.orchestrator.dgm.diagnosis.Proposal`: what failed, and the change;
+2. :func:`rewrite` shows the same and the proposal and asks for the template in full, as
+   one JSON object ``{"template": ...}``, the way GEPA's reflection asks for "a new
+   instruction" (Agrawal et al., 2025) after reading inputs, outputs and feedback.
+
+On local engines both decode under a JSON schema, so a tiny model answers in the right
+shape. A rewritten template must render with its field's variables and, for ``question``,
+still show the question (:func:`check_template`); a reply that fails is shown its error and
+asked again, and after the last try the child is a failed candidate, never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from clade import prompts
+from clade.orchestrator.conductor.promptset import PromptSet
+from clade.orchestrator.dgm.diagnosis import DiagnosisFailed, Proposal, parse_proposal
+from clade.orchestrator.dgm.protocol import SelfModificationFailed
+
+Chat = Callable[[list[dict[str, str]]], str]
+
+#: Sample values of each template's variables: a rewritten template must render with them.
+VARIABLES: dict[str, dict[str, Any]] = {
+    "meta": {"python": False, "rounds": 3, "structured": False},
+    "question": {"question": "Sort these words alphabetically: zu ka"},
+    "expert": {"name": "Expert Linguist"},
+    "python": {"timeout_s": "10"},
+    "feedback": {},
+    "reminder": {"structured": False},
+    "last_round": {},
+    "round_label": {"round": 2},
+}
+#: What each template is for, for the mutate role.
+DESCRIPTIONS = {
+    name: str(field.description).split(";")[0] for name, field in PromptSet.model_fields.items()
+}
+#: Text a template must keep: the question template must still show the question.
+REQUIRED = {"question": "{{ question }}"}
+#: Lines of an evaluation log that the mutate role reads back (see :func:`task_log`).
+_ANSWER, _FEEDBACK = "answer: ", "feedback: "
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed dev task as the mutate role sees it."""
+
+    question: str
+    answer: str
+    feedback: str
+
+
+def task_log(answer: str | None, feedback: str, transcript: str) -> str:
+    """An evaluation's log: the answer and the grader's feedback first, then the trace."""
+    first = " ".join((answer or "(no answer)").split())[:500]
+    return f"{_ANSWER}{first}\n{_FEEDBACK}{' '.join(feedback.split())[:500]}\n\n{transcript}"
+
+
+def failure_of(question: str, log: str) -> Failure:
+    """A failure from its task's question and its evaluation's log (see :func:`task_log`)."""
+    lines = log.splitlines()
+    answer = next((x[len(_ANSWER) :] for x in lines[:2] if x.startswith(_ANSWER)), "?")
+    feedback = next((x[len(_FEEDBACK) :] for x in lines[:2] if x.startswith(_FEEDBACK)), "")
+    return Failure(question, answer, feedback or "wrong answer")
+
+
+def check_template(parent: PromptSet, field: str, text: str) -> PromptSet:
+    """The set with ``field`` replaced by ``text``; ValueError when it does not render
+    with the field's variables, renders empty, or drops what it must keep."""
+    if not text.strip():
+        raise ValueError("the template is empty")
+    child = parent.model_copy(update={field: text})
+    try:
+        rendered = child.render(field, **VARIABLES[field])
+    except Exception as exc:  # jinja2's syntax and undefined-variable errors
+        raise ValueError(f"the template does not render: {type(exc).__name__}: {exc}") from None
+    if not rendered:
+        raise ValueError("the template renders to nothing")
+    required = REQUIRED.get(field)
+    if required is not None and str(VARIABLES[field]["question"]) not in rendered:
+        raise ValueError(f"the template must contain {required}")
+    return child
+
+
+def _context(field: str, template: str, failures: Sequence[Failure]) -> dict[str, Any]:
+    return {"field": field, "description": DESCRIPTIONS[field], "template": template,
+            "failures": failures}  # fmt: skip
+
+
+def propose(
+    chat: Chat, field: str, template: str, failures: Sequence[Failure], tries: int = 2
+) -> Proposal:
+    """The mutate role's proposal for ``field`` (DiagnosisFailed after ``tries`` bad replies)."""
+    messages = [
+        {"role": "user", "content": prompts.render("mutate_propose", **_context(field, template, failures))}
+    ]  # fmt: skip
+    replies: list[str] = []
+    for _ in range(tries):
+        reply = chat(messages)
+        replies.append(reply)
+        try:
+            return parse_proposal(reply, experience=False)
+        except ValueError as exc:
+            messages += _retry(reply, f"That was not a valid answer: {exc}.")
+    raise DiagnosisFailed(f"no valid proposal after {tries} tries", replies)
+
+
+def parse_template(reply: str) -> str:
+    """The ``template`` of the first JSON object in ``reply`` that has one."""
+    decoder = json.JSONDecoder()
+    for start in (i for i, ch in enumerate(reply) if ch == "{"):
+        try:
+            value, _ = decoder.raw_decode(reply, start)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict) and isinstance(value.get("template"), str):
+            return value["template"]
+    raise ValueError('no JSON object with a "template" string in the reply')
+
+
+def rewrite(
+    chat: Chat,
+    parent: PromptSet,
+    field: str,
+    proposal: Proposal,
+    failures: Sequence[Failure],
+    *,
+    max_chars: int,
+    tries: int = 2,
+) -> tuple[PromptSet, str]:
+    """The set with ``field`` rewritten by the mutate role, and the exchange as a log;
+    SelfModificationFailed when no reply gives a template that renders."""
+    variables = ", ".join(VARIABLES[field]) or "none"
+    prompt = prompts.render(
+        "mutate_rewrite", **_context(field, getattr(parent, field), failures),
+        proposal=proposal, variables=variables, required=REQUIRED.get(field, ""),
+        max_chars=max_chars,
+    )  # fmt: skip
+    messages = [{"role": "user", "content": prompt}]
+    log: list[str] = [f"## prompt\n{prompt}"]
+    for _ in range(tries):
+        reply = chat(messages)
+        log.append(f"## reply\n{reply}")
+        try:
+            text = parse_template(reply)
+            if len(text) > max_chars:
+                raise ValueError(f"the template has {len(text)} characters, over {max_chars}")
+            return check_template(parent, field, text), "\n\n".join(log)
+        except ValueError as exc:
+            log.append(f"## rejected\n{exc}")
+            messages += _retry(reply, f"That template cannot be used: {exc}.")
+    raise SelfModificationFailed(
+        f"no usable {field} template after {tries} tries: {log[-1].splitlines()[-1]}",
+        "\n\n".join(log),
+    )
+
+
+def _retry(reply: str, why: str) -> list[dict[str, str]]:
+    return [
+        {"role": "assistant", "content": reply},
+        {"role": "user", "content": f"{why} Reply with the JSON object only."},
+    ]
+
+
+def template_format(max_chars: int) -> dict[str, Any]:
+    """The ``response_format`` of a rewrite: one object holding the template."""
+    schema = {
+        "type": "object",
+        "properties": {"template": {"type": "string", "minLength": 1, "maxLength": max_chars}},
+        "required": ["template"],
+        "additionalProperties": False,
+    }
+    return {"type": "json_schema", "json_schema": {"name": "template", "schema": schema}}
