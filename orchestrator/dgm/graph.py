@@ -18,34 +18,31 @@ LangGraph runs a node at least once: one in flight at a crash runs again on resu
 every node is idempotent: a child is found again by its key (generation and index), an
 evaluation already recorded is never redone, and selection draws from a random generator
 seeded by the run's seed and the generation, so a replayed ``plan`` picks the same parents.
+
+With ``loop: async`` the graph is ``seed -> pool -> ... -> finish`` instead, with no
+generation barrier (``pool.py``); ``child`` and the work it does are the same.
 """
 
 from __future__ import annotations
 
 import operator
 import random
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Annotated, Any, TypedDict
+from dataclasses import dataclass
+from typing import Annotated, Any, NotRequired, TypedDict
 
-from clade.archive.blobs import unified_diff
 from clade.archive.errors import CladeError, InfrastructureError
-from clade.archive.facade import Archive
 from clade.archive.tables import Candidate, CandidateStatus
-from clade.orchestrator.evaluators.base import Evaluator, Score, Task
 from clade.sandbox.health import as_machine_failure, machine_failure
 
-from .admission import Tally, beats_parent, rank_score
-from .config import RunConfig
+from .admission import beats_parent
 from .diagnosis import DiagnosisFailed
-from .experience import experience_tree, held_tasks
-from .ledger import Ledger, evaluate_in_stages
+from .experience import experience_tree
+from .ledger import evaluate_in_stages
 from .patience import unstalled
-from .protocol import SelfModificationFailed, Steps
-from .selection import Node, select_parents
-
-Emit = Callable[[dict[str, Any]], None]
+from .protocol import SelfModificationFailed
+from .reads import RunReads
+from .selection import select_parents
+from .validation import validation_tasks, validation_verdict
 
 
 class RunState(TypedDict, total=False):
@@ -61,30 +58,28 @@ class ChildTask(TypedDict):
     generation: int
     index: int
     parent_id: str
+    key: NotRequired[str]  # the async loop's a<n>; else g<generation>c<index>
 
 
 @dataclass
-class DGMRun:
-    """Everything the graph's nodes need; they are closures over one instance."""
+class DGMRun(RunReads):
+    """Everything the graph's nodes need; they are closures over one instance (the run's
+    archive, config, evaluator, steps and its reads of the archive: ``reads.py``)."""
 
-    archive: Archive
-    config: RunConfig
-    evaluator: Evaluator
-    steps: Steps
-    started: float = 0.0
     approve: bool = False
-    emit: Emit = lambda event: None
-    _held_by_tree: dict[str, set[str]] = field(default_factory=dict)
 
     # -- nodes -----------------------------------------------------------------------
     def seed(self, state: RunState) -> RunState:
         run_id = state["run_id"]
-        seed = self._find(run_id, "seed")
+        seed = self.find(run_id, "seed")
+        if self.config.selection.admit == "validation":
+            validation_tasks(self.evaluator, self.config)  # enough tasks? before any work
         if seed is None:
             seed = self.archive.add_candidate(
                 run_id,
                 self.steps.seed_tree(),
                 status=CandidateStatus.EVALUATING,
+                kind=self.kind,
                 meta={"key": "seed"},
             )
         if seed.status == CandidateStatus.EVALUATING:
@@ -95,19 +90,15 @@ class DGMRun:
 
     def plan(self, state: RunState) -> RunState:
         run_id, generation = state["run_id"], state.get("generation", 0) + 1
-        reason = self._budget_spent(run_id, generation - 1)
+        reason = self.budget_spent(run_id, generation - 1)
         if reason is not None:
             return {"stop_reason": reason}
-        # Scores from the dev split alone (every attempt), as the run's score rule ranks them.
-        tallies = self.ledger.tallies(run_id, self._held)
-        nodes = [
-            Node(s.candidate_id, self._rank(tallies.get(s.candidate_id, Tally())), s.children,
-                 *self._subtree_outcomes(s.candidate_id))
-            for s in self.archive.selection_inputs(run_id, self.evaluator.name)
-        ]  # fmt: skip
         rng = random.Random(f"{self.config.seed}:{generation}")
         parents = select_parents(
-            self.config.selection.policy, nodes, self.config.selection.children_per_generation, rng
+            self.config.selection.policy,
+            self.nodes(run_id),
+            self.config.selection.children_per_generation,
+            rng,
         )
         self.emit({"event": "generation", "generation": generation, "parents": parents})
         return {"generation": generation, "parents": parents}
@@ -126,8 +117,8 @@ class DGMRun:
         ]
 
     def child(self, task: ChildTask) -> RunState:
-        key = f"g{task['generation']}c{task['index']}"
-        child = self._find(task["run_id"], key)
+        key = task.get("key") or f"g{task['generation']}c{task['index']}"
+        child = self.find(task["run_id"], key)
         if child is None:
             child = self._make_child(task, key)
         if (
@@ -169,14 +160,14 @@ class DGMRun:
     # -- the work --------------------------------------------------------------------
     def _make_child(self, task: ChildTask, key: str) -> Candidate:
         parent = self.archive.get_candidate(task["parent_id"])
-        meta: dict[str, Any] = {"key": key}
+        meta: dict[str, Any] = {"key": key, **self.procedure(parent)}
         if task["index"] < self.config.experience.children:  # scheduled by the run's options
             made = self._experience_child(task, parent, key, None)
             if made is not None:
                 return made
         try:
             with unstalled(f"{key}'s diagnosis"):
-                proposal = self.steps.diagnose(parent, self._failures(parent), key)
+                proposal = self.steps.diagnose(parent, self.failures(parent), key)
         except CladeError as exc:  # no valid proposal, a failed model call, a spent budget
             if isinstance(exc, InfrastructureError):  # the machine's failure: never a verdict
                 raise
@@ -185,7 +176,7 @@ class DGMRun:
             self.emit({"event": "child", "key": key, "status": "failed", "reason": reason})
             return self.archive.add_candidate(
                 task["run_id"], parent.tree_hash, parent_id=parent.id, status=CandidateStatus.FAILED,
-                rejection_reason=reason, meta={**meta, "replies": replies},
+                rejection_reason=reason, meta={**meta, "replies": replies}, kind=self.kind,
             )  # fmt: skip
         if proposal.mutation == "experience":  # proposed by diagnosis
             made = self._experience_child(task, parent, key, proposal.model_dump())
@@ -204,7 +195,7 @@ class DGMRun:
             self.emit({"event": "child", "key": key, "status": "failed", "reason": reason})
             return self.archive.add_candidate(
                 task["run_id"], parent.tree_hash, parent_id=parent.id, status=CandidateStatus.FAILED,
-                rejection_reason=reason, proposal=proposal.model_dump(), meta=meta,
+                rejection_reason=reason, proposal=proposal.model_dump(), meta=meta, kind=self.kind,
             )  # fmt: skip
         if log:
             meta["self_modify_log"] = self.archive.put_log(log)
@@ -226,6 +217,8 @@ class DGMRun:
             return None
         tree, added = made
         meta = {"key": key, "mutation": "experience", "examples": added}
+        if proposal is not None:  # diagnosis proposed it: the parent's procedure made it
+            meta |= self.procedure(parent)
         self.emit({"event": "experience", "key": key, "examples": len(added)})
         return self._add_child(task, parent, key, tree, proposal, meta)
 
@@ -244,7 +237,7 @@ class DGMRun:
         if tree == parent.tree_hash:
             status, rejection = CandidateStatus.REJECTED, "the self-modification changed nothing"
         elif self.config.review.enabled:
-            review = self.steps.review(parent, self._diff(parent.tree_hash, tree))
+            review = self.steps.review(parent, self.diff(parent.tree_hash, tree))
             meta["review"] = review.model_dump()
             if review.flagged and self.config.review.reject:
                 status, rejection = CandidateStatus.REJECTED, f"flagged by review: {review.reason}"
@@ -252,25 +245,30 @@ class DGMRun:
             self.emit({"event": "child", "key": key, "status": status.value, "reason": rejection})
         return self.archive.add_candidate(
             task["run_id"], tree, parent_id=parent.id, status=status, rejection_reason=rejection,
-            proposal=proposal, meta=meta,
+            proposal=proposal, meta=meta, kind=self.kind,
         )  # fmt: skip
 
     def _admit_or_reject(self, child: Candidate) -> None:
         """Evaluate ``child`` in stages, then admit it or reject it with the reason."""
         score = self._evaluate_in_stages(child)
-        mine = self.ledger.tally(child, self._held)
+        mine = self.ledger.tally(child, self.held)
         reason = None
         if mine.passed == 0:
-            held = len(self._held(child.id))
+            held = len(self.held(child.id))
             reason = "solved no task" + (
                 f" besides the {held} it holds examples of" if held else ""
             )
         elif self.config.selection.keep_better and child.parent_id is not None:
-            parent = self.ledger.tally(self.archive.get_candidate(child.parent_id), self._held)
+            parent = self.ledger.tally(self.archive.get_candidate(child.parent_id), self.held)
             rule, confidence = self.config.selection.score, self.config.selection.confidence
             if not beats_parent(mine, parent, rule, confidence):
                 what = "score" if rule == "mean" else f"lower bound ({confidence:.0%})"
-                reason = f"{what} {self._rank(mine):.3f} does not beat its parent's mean {parent.mean:.3f}"
+                reason = f"{what} {self.rank(mine):.3f} does not beat its parent's mean {parent.mean:.3f}"
+        validate = self.config.selection.admit == "validation" and child.parent_id is not None
+        if reason is None and validate:  # held-out dev tasks must say it is better
+            reason = validation_verdict(
+                self.archive, self.steps, self.evaluator, self.config, child, self.emit
+            )
         status = CandidateStatus.ADMITTED if reason is None else CandidateStatus.REJECTED
         self.archive.set_status(child.id, status, reason)
         self.emit(
@@ -285,66 +283,18 @@ class DGMRun:
 
     def _evaluate_in_stages(self, candidate: Candidate) -> float:
         return evaluate_in_stages(
-            self.ledger, self.steps, candidate, self._tasks(), self.config.evaluation, self.emit
+            self.ledger, self.steps, candidate, self.tasks(), self.config.evaluation, self.emit
         )
-
-    # -- archive reads ---------------------------------------------------------------
-    def _diff(self, old_tree: str, new_tree: str) -> str:
-        files = self.archive.blobs.files
-        return unified_diff(files(old_tree), files(new_tree), "parent", "child")
-
-    def _find(self, run_id: str, key: str) -> Candidate | None:
-        return self.archive.find_candidate(run_id, key)
-
-    @property
-    def ledger(self) -> Ledger:
-        """The run's evaluations on the selection split (never the held-out test split)."""
-        return Ledger(self.archive, self.evaluator.name, self.config.evaluation.split)
-
-    def _held(self, candidate_id: str) -> set[str]:
-        """The dev tasks whose worked examples the candidate holds: not credited to it when
-        it is ranked or admitted, since its prompt shows their solution."""
-        tree = self.archive.get_candidate(candidate_id).tree_hash
-        if tree not in self._held_by_tree:
-            files = self.archive.blobs.files(tree)
-            self._held_by_tree[tree] = held_tasks(files, self.evaluator.tasks("dev"))
-        return self._held_by_tree[tree]
-
-    def _rank(self, tally: Tally) -> float:
-        selection = self.config.selection
-        return rank_score(tally, selection.score, selection.confidence)
-
-    def _failures(self, parent: Candidate) -> list[tuple[Task, Score, str]]:
-        """The parent's failed tasks, each with its score and log, for diagnosis."""
-        return self.ledger.failures(parent, self._tasks())
-
-    def _tasks(self) -> list[Task]:
-        return self.evaluator.tasks(self.config.evaluation.split)
-
-    def _subtree_outcomes(self, candidate_id: str) -> tuple[int, int]:
-        """Passed and failed evaluations pooled over the candidate's subtree (its clade, in
-        the Huxley-Gödel Machine's terms), which ``cmp_thompson`` selection draws from."""
-        evaluation = self.config.evaluation
-        stats = self.archive.clade_stats(candidate_id, evaluation.evaluator, evaluation.split)
-        return stats.successes, stats.failures
-
-    def _budget_spent(self, run_id: str, generation: int) -> str | None:
-        budget = self.config.budget
-        if generation >= budget.generations:
-            return f"{budget.generations} generation(s) done"
-        tokens, usd = self.archive.run_usage(run_id)
-        if budget.max_tokens is not None and tokens >= budget.max_tokens:
-            return f"token budget spent ({tokens} >= {budget.max_tokens})"
-        if budget.max_usd is not None and usd >= budget.max_usd:
-            return f"dollar budget spent (${usd:.4f} >= ${budget.max_usd})"
-        if budget.max_hours is not None and time.time() - self.started >= budget.max_hours * 3600:
-            return f"time budget spent ({budget.max_hours} h)"
-        return None
 
 
 def build_graph(run: DGMRun, checkpointer: Any) -> Any:
+    """The run's graph: generations (``loop: sync``), or the async loop's pool (``pool.py``)."""
     from langgraph.graph import END, START, StateGraph
 
+    if run.config.loop == "async":
+        from .pool import build_async_graph
+
+        return build_async_graph(run, checkpointer)
     builder = StateGraph(RunState)
     builder.add_node("seed", run.seed)
     builder.add_node("plan", run.plan)

@@ -21,9 +21,10 @@ from clade.orchestrator.config import settings
 
 from .checkpoints import checkpointer, explain
 from .config import RunConfig
-from .graph import DGMRun, Emit, build_graph
+from .graph import DGMRun, build_graph
 from .patience import patient
-from .protocol import Steps
+from .pool import recursion_limit
+from .protocol import Emit, Steps
 
 
 def create_run(
@@ -72,7 +73,7 @@ def real_steps(archive: Archive, run_id: str, config: RunConfig, evaluator: Any)
     return SandboxSteps(
         archive, run_id, evaluator, Gateway(layer), factory, sandbox_config,
         config.agent_limits, config.parallelism, config.agent,
-        run_seed=config.seed, sampling=config.sampling,
+        run_seed=config.seed, sampling=config.sampling, editable=config.improvement.editable,
     )  # fmt: skip
 
 
@@ -127,14 +128,23 @@ def execute(
         )
     prune_socket_dirs()  # what killed Clade processes left (a resumed run's among them)
     evaluator = load_evaluator(config.evaluation.evaluator, **config.evaluation.options)
-    steps = steps_factory(archive, run_id, config, evaluator)
+    on_ray = config.execution.backend == "ray"
+    if on_ray:  # seed and child become Ray tasks; their steps are built on the workers
+        from .distributed import attach, on_workers
+
+        steps = on_workers()
+    else:
+        steps = steps_factory(archive, run_id, config, evaluator)
     created = archive.get_run(run_id).created_at
     started = (created if created.tzinfo else created.replace(tzinfo=UTC)).timestamp()
     dgm = DGMRun(
         archive, config, evaluator, steps, started=started, emit=emit, approve=approve is not None
     )
-    # A step the machine cut short (engine restarted, database away) waits and runs again.
-    docker = config.sandbox.backend == "docker"
+    if on_ray:
+        attach(dgm, run_id, steps_factory, config.execution)
+    # A step the machine cut short (engine restarted, database away) waits and runs again
+    # (on Ray, the worker waits for its own engine; here only for the archive).
+    docker = config.sandbox.backend == "docker" and not on_ray
     for name in ("seed", "child"):
         wrapped = patient(
             getattr(dgm, name), docker=docker, emit=emit, stopping=lambda: archive.stopping
@@ -146,7 +156,7 @@ def execute(
             graph_config = {
                 "configurable": {"thread_id": run_id},
                 "max_concurrency": config.parallelism,
-                "recursion_limit": 2 * config.budget.generations + 10,
+                "recursion_limit": recursion_limit(config),  # sync or async graph
             }
             answer_interrupts(graph, None if resume else {"run_id": run_id}, graph_config, approve)
     except Exception as exc:

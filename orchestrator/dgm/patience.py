@@ -102,6 +102,8 @@ def patient(
 
 
 def _key(payload: Any) -> str:
+    if isinstance(payload, dict) and payload.get("key"):  # the async loop's a<n>
+        return str(payload["key"])
     if isinstance(payload, dict) and "generation" in payload and "index" in payload:
         return f"g{payload['generation']}c{payload['index']}"
     return "the seed"

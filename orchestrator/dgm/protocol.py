@@ -6,6 +6,7 @@ in-process stand-ins. Keeping the contract here lets the graph stay free of both
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
@@ -14,6 +15,10 @@ if TYPE_CHECKING:
     from clade.orchestrator.judges.review import DiffReview
 
     from .diagnosis import Proposal
+
+
+#: Where a run's progress events go (the CLI's progress display, a test's list).
+Emit = Callable[[dict[str, Any]], None]
 
 
 class Modification(NamedTuple):

@@ -55,6 +55,7 @@ class Progress:
     def __init__(self, console: Any, archive: Archive, run_id: str, config: RunConfig) -> None:
         self.console, self.archive, self.run_id, self.config = console, archive, run_id, config
         self.generation, self.in_flight, self.evaluated = 0, 0, 0
+        self.children_started = 0  # the async loop's counter (it has no generations)
         self.started = time.monotonic()
         self.live = bool(console.is_terminal)
         self.name = Names(archive, run_id)
@@ -100,8 +101,15 @@ class Progress:
         tokens, usd = self.archive.run_usage(self.run_id)
         best = max((s.score for s in self.archive.selection_inputs(self.run_id)), default=None)
         best_text = "-" if best is None else f"{best:.3f}"
+        budget = self.config.budget
+        head = (
+            f"generation {self.generation}/{budget.generations}"
+            if self.config.loop == "sync"
+            else f"child {self.children_started}/"
+            f"{budget.generations * self.config.selection.children_per_generation}"
+        )
         return (
-            f"[bold]generation {self.generation}/{self.config.budget.generations}[/] · "
+            f"[bold]{head}[/] · "
             f"children in flight {self.in_flight} · evaluations {self.evaluated} · best {best_text} · "
             f"tokens {tokens:,} · ${usd:.4f} · {time.monotonic() - self.started:.0f}s"
         )
@@ -118,6 +126,8 @@ class Progress:
             parents = ", ".join(self.name(p) for p in event["parents"])
             total = self.config.budget.generations
             return f"generation {event['generation']}/{total}: parents {parents}"
+        if kind == "started":  # the async loop
+            return f"child {event['key']} ({event['child']}/{event['of']}) started from {self.name(event['parent'])}"
         if kind == "seed":
             return f"seed evaluated: score {event['score']:.3f}"
         if kind == "child":
@@ -128,6 +138,11 @@ class Progress:
             if self.live:
                 return None
             return f"  {self._who(event)}: {event['tasks']} task(s) evaluated"
+        if kind == "validated":
+            return (
+                f"  {self._who(event)} on {event['tasks']} validation task(s): gain "
+                f"{event['gain']:+.3f} (bound {event['ci_low']:+.3f} .. {event['ci_high']:+.3f})"
+            )
         if kind == "experience":
             return f"  child {self._who(event)}: {event.get('examples', 0)} worked example(s) added"
         if kind == "waiting":
@@ -142,6 +157,9 @@ class Progress:
             if kind == "generation":
                 self.generation = event["generation"]
                 self.in_flight = len(event["parents"])
+            elif kind == "started":
+                self.children_started = event["child"]
+                self.in_flight += 1
             elif kind == "evaluated":
                 self.evaluated += event["tasks"]
             elif kind == "child":

@@ -7,32 +7,21 @@ coder/prompts/system.md; the child then solves every task.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests import scripted_runs as runs
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
 CONFIG = {
-    "name": "scripted",
-    "models": {"default": {"model": "scripted/scripted_agent:reply"}},
-    "evaluation": {
-        "evaluator": "word-sorting",
-        "options": {"n": 12},
-        "stages": [{"tasks": 2, "threshold": 0.0}],
-    },
+    **runs.CONFIG,
     "selection": {"policy": "best", "children_per_generation": 1},
-    "agent_limits": {"max_steps": 3, "max_seconds": 60, "command_timeout": 20},
-    "sandbox": {"memory_mb": 512, "cpus": 1.0},
     "budget": {"generations": 2},
-    "parallelism": 2,
 }
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -79,41 +68,18 @@ def test_two_generation_run_with_a_known_self_modification(run_env):
     assert archive.get_run(run_id).status == "finished"
 
 
-def _clade(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "clade.orchestrator", *args], env=env, cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
-
-
 def test_kill_9_mid_run_then_resume_loses_nothing_and_repeats_nothing(run_env, tmp_path):
-    from clade.archive.facade import Archive
-
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(EXAMPLES), os.environ.get("PYTHONPATH", "")]),
-    }
-    first = _clade("run", str(run_env), env=env, cwd=tmp_path)
-    archive = Archive(
-        f"sqlite:///{tmp_path / '.clade' / 'clade.db'}", tmp_path / ".clade" / "blobs"
+    env = runs.clade_env(tmp_path / ".clade")
+    archive = runs.home_archive(tmp_path / ".clade")
+    run_id, _ = runs.kill_once_a_child_exists(
+        runs.clade("run", str(run_env), env=env, cwd=tmp_path), archive
     )
-    deadline = time.monotonic() + 240
-    # Kill it while the first child exists but the run is not finished.
-    while time.monotonic() < deadline and first.poll() is None:
-        runs = archive.list_runs()
-        if runs and len(archive.list_candidates(runs[0].id)) >= 2:
-            break
-        time.sleep(0.2)
-    assert first.poll() is None, first.communicate()[0]
-    first.send_signal(signal.SIGKILL)
-    first.wait()
-    run_id = archive.list_runs()[0].id
-    assert archive.get_run(run_id).status == "running"
 
-    second = _clade("run", "--resume", run_id[:6], env=env, cwd=tmp_path)
+    second = runs.clade("run", "--resume", run_id[:6], env=env, cwd=tmp_path)
     output, _ = second.communicate(timeout=300)
     assert second.returncode == 0, output
     rows = archive.list_candidates(run_id)
-    keys = sorted(archive.get_candidate(r.id).meta["key"] for r in rows)
-    assert keys == ["g1c0", "g2c0", "seed"], keys  # each child made once
+    assert runs.keys(archive, run_id) == ["g1c0", "g2c0", "seed"]  # each child made once
     for row in rows:
         assert (
             len(archive.task_results(row.id, "word-sorting", "dev")) == 2

@@ -92,7 +92,7 @@ def test_every_attempt_is_recorded_and_counted(archive, tmp_path):
     assert seed.score == pytest.approx(3 / 9)
     assert sum(r.passed for r in rows) == 3
     # Diagnosis sees a task as failed when any of its attempts failed.
-    failures = dgm._failures(archive.get_candidate(seed.id))
+    failures = dgm.failures(archive.get_candidate(seed.id))
     assert [t.id for t, _, _ in failures] == sorted(tasks)
     assert all(log.startswith("attempt of") for _, _, log in failures)
 
