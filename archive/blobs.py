@@ -20,7 +20,7 @@ import tempfile
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from clade.archive.errors import ArchiveError, CorruptBlobError, DiskFullError, MissingBlobError
 
@@ -132,11 +132,31 @@ def _write_error(exc: OSError, root: Path) -> Exception:
     return ArchiveError(f"cannot write a blob under {root}: {exc.strerror}", hint=str(root))
 
 
-class BlobStore:
-    """Blobs under one folder, named by the sha256 of their uncompressed content."""
+class Upstream(Protocol):
+    """Another blob store this one caches: a worker's store on a machine that does not share
+    the orchestrator's blob folder reads what it lacks from there and sends what it writes
+    (``clade.orchestrator.dgm.distributed`` implements it over Ray)."""
 
-    def __init__(self, root: Path) -> None:
+    def fetch(self, digest: str, kind: str) -> bytes | None:
+        """The blob's content, or None when the upstream store lacks it too."""
+        ...
+
+    def publish(self, digest: str, kind: str, data: bytes) -> None:
+        """Store ``data`` (whose sha256 is ``digest``) upstream; returns once it is there."""
+        ...
+
+
+class BlobStore:
+    """Blobs under one folder, named by the sha256 of their uncompressed content.
+
+    With an ``upstream``, the folder is a cache of another store: a blob missing here is
+    fetched from it (and checked against its hash), and every blob written here is
+    published to it before ``put`` returns, so a row that names a blob is never written
+    before the blob is upstream."""
+
+    def __init__(self, root: Path, upstream: Upstream | None = None) -> None:
         self.root = Path(root)
+        self.upstream = upstream
 
     def path(self, digest: str, kind: str = "tree") -> Path:
         return self.root / digest[:2] / f"{digest}{_SUFFIX[kind]}"
@@ -144,9 +164,15 @@ class BlobStore:
     def put(self, data: bytes, kind: str = "tree") -> str:
         """Store `data` (no-op when already there) and return its hash."""
         digest = hashlib.sha256(data).hexdigest()
+        if self._write(digest, data, kind) and self.upstream is not None:
+            self.upstream.publish(digest, kind, data)
+        return digest
+
+    def _write(self, digest: str, data: bytes, kind: str) -> bool:
+        """Write the blob here; False when it was already here."""
         target = self.path(digest, kind)
         if target.exists():
-            return digest
+            return False
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
@@ -161,11 +187,23 @@ class BlobStore:
             if isinstance(exc, OSError):
                 raise _write_error(exc, self.root) from exc
             raise
-        return digest
+        return True
 
     def get(self, digest: str, kind: str = "tree") -> bytes:
-        """The content of a blob, checked against its hash."""
+        """The content of a blob, checked against its hash (fetched from the upstream
+        store, and kept here, when this folder lacks it)."""
         path = self.path(digest, kind)
+        if not path.exists() and self.upstream is not None:
+            fetched = self.upstream.fetch(digest, kind)
+            if fetched is not None:
+                if hashlib.sha256(fetched).hexdigest() != digest:
+                    raise CorruptBlobError(
+                        f"blob {digest[:12]} came from upstream corrupt: its content does "
+                        "not match its hash",
+                        hint="check the orchestrator's blob folder",
+                    )
+                self._write(digest, fetched, kind)
+                return fetched
         if not path.exists():
             raise MissingBlobError(
                 f"blob {digest[:12]} is not in {self.root}",
@@ -183,7 +221,15 @@ class BlobStore:
         return data
 
     def has(self, digest: str, kind: str = "tree") -> bool:
-        return self.path(digest, kind).exists()
+        if self.path(digest, kind).exists():
+            return True
+        if self.upstream is None:
+            return False
+        try:
+            self.get(digest, kind)  # kept here for the read that follows
+        except MissingBlobError:
+            return False
+        return True
 
     def put_tree(self, root: Path) -> str:
         """Store the tree under `root`; the hash names it."""

@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from clade.archive.blobs import BlobStore, TreePart, in_part, unified_diff
+from clade.archive.blobs import BlobStore, TreePart, Upstream, in_part, unified_diff
 from clade.archive.calls import CallStore
 from clade.archive.evaluations import EvaluationStore
 from clade.archive.progress import ProgressStore
@@ -37,10 +37,19 @@ if TYPE_CHECKING:
 class Archive:
     """A run archive: a database at `url` and candidate trees and logs under `blob_dir`."""
 
-    def __init__(self, url: str, blob_dir: Path | str, *, wait_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        blob_dir: Path | str,
+        *,
+        wait_s: float = 300.0,
+        blob_upstream: Upstream | None = None,
+    ) -> None:
+        """``blob_upstream``: the blob store ``blob_dir`` caches (a Ray worker's view of the
+        orchestrator's blobs, see ``blobs.Upstream``); None: ``blob_dir`` is the store."""
         self.db = Database(url, wait_s=wait_s)
         self.url, self.engine = url, self.db.engine
-        self.blobs = BlobStore(Path(blob_dir))
+        self.blobs = BlobStore(Path(blob_dir), blob_upstream)
         runs = RunStore(self.db, self.blobs)
         self.stores = Stores(
             blobs=self.blobs,

@@ -13,7 +13,7 @@ that solved dev trajectories exist; on local engines the JSON schema then allows
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
@@ -78,16 +78,24 @@ class DiagnosisFailed(CladeError):
         self.replies = replies
 
 
+def json_values(reply: str) -> Iterator[Any]:
+    """Each JSON value that starts at a ``{`` of ``reply``, in order; what does not decode
+    is yielded as its ``json.JSONDecodeError`` (a model's reply holds prose around it)."""
+    decoder = json.JSONDecoder()
+    for start in (i for i, ch in enumerate(reply) if ch == "{"):
+        try:
+            yield decoder.raw_decode(reply, start)[0]
+        except json.JSONDecodeError as exc:
+            yield exc
+
+
 def parse_proposal(reply: str, experience: bool = True) -> Proposal:
     """The first JSON object in ``reply`` that validates as a Proposal (with ``experience``
     False, one that asks for the experience mutation is an edit)."""
-    decoder = json.JSONDecoder()
     last_error: Exception = ValueError("no JSON object in the reply")
-    for start in (i for i, ch in enumerate(reply) if ch == "{"):
-        try:
-            value, _ = decoder.raw_decode(reply, start)
-        except json.JSONDecodeError as exc:
-            last_error = exc
+    for value in json_values(reply):
+        if isinstance(value, json.JSONDecodeError):
+            last_error = value
             continue
         try:
             proposal = Proposal.model_validate(value)

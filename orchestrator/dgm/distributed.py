@@ -17,9 +17,12 @@ attempt)). So when a worker or its node dies, Ray runs the task again elsewhere
 again and LangGraph resubmits the children that were in flight.
 
 The workers must open the same archive: PostgreSQL across hosts; with SQLite (a cluster
-on one host) they share its file. Blobs (trees, logs) are read and written by content
-hash in the archive's blob folder, which every node must see at the same path
-(docs/SCALING.md). The seed's tree is made on the worker that evaluates it, from the
+on one host) they share its file. Blobs (trees, logs) travel by content hash
+(``execution.blobs: shipped``, the default): a :class:`BlobDepot` actor on the
+orchestrator's node serves its blob folder, and each worker's blob folder is a cache of it
+(``clade.archive.blobs.Upstream``): what a worker lacks it fetches by hash, checked; what it
+writes it sends before any row names it. With ``shared`` every node uses the orchestrator's
+folder at the same path (docs/SCALING.md). The seed's tree is made on the worker that evaluates it, from the
 same Clade install (or the run's ``agent`` folder, which must exist on the workers).
 """
 
@@ -116,7 +119,8 @@ def attach(
             hint="drop --approve, or set execution.backend=local",
         )
     ray = connect(execution)
-    url, blobs = shared_url(dgm.archive.url), str(dgm.archive.blobs.root.resolve())
+    url, root = shared_url(dgm.archive.url), str(dgm.archive.blobs.root.resolve())
+    blobs: Any = root if execution.blobs == "shared" else depot(ray, root)
     remote = ray.remote(node_on_worker).options(
         num_cpus=execution.cpus,
         resources={"docker": execution.docker} if execution.docker > 0 else {},
@@ -164,10 +168,72 @@ def _wait(ray: Any, ref: Any, archive: Archive, key: str) -> dict[str, Any]:
     return reply
 
 
+class BlobDepot:
+    """A Ray actor on the orchestrator's node that serves its blob folder to the workers."""
+
+    def __init__(self, root: str) -> None:
+        from clade.archive.blobs import BlobStore
+
+        self.store = BlobStore(Path(root))
+
+    def fetch(self, digest: str, kind: str) -> bytes | None:
+        return self.store.get(digest, kind) if self.store.has(digest, kind) else None
+
+    def publish(self, digest: str, kind: str, data: bytes) -> None:
+        if self.store.put(data, kind) != digest:
+            raise ValueError(f"blob {digest[:12]} sent with other content")
+
+
+def depot(ray: Any, root: str) -> Any:
+    """A :class:`BlobDepot` over ``root``, placed on this (the orchestrator's) node."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    return ray.remote(BlobDepot).options(num_cpus=0, scheduling_strategy=here).remote(root)
+
+
+class _DepotUpstream:
+    """A worker's view of the orchestrator's blobs (``clade.archive.blobs.Upstream``)."""
+
+    def __init__(self, actor: Any) -> None:
+        self.actor = actor
+
+    def _call(self, method: Any, *args: Any) -> Any:
+        import ray
+
+        try:
+            return ray.get(method.remote(*args), timeout=120)
+        except (ray.exceptions.RayError, TimeoutError) as exc:
+            raise InfrastructureError(
+                f"the orchestrator's blob store did not answer: {type(exc).__name__}",
+                hint="resume with `clade run --resume RUN` once the orchestrator is back",
+            ) from None
+
+    def fetch(self, digest: str, kind: str) -> bytes | None:
+        found: bytes | None = self._call(self.actor.fetch, digest, kind)
+        return found
+
+    def publish(self, digest: str, kind: str, data: bytes) -> None:
+        self._call(self.actor.publish, digest, kind, data)
+
+
+def worker_archive(url: str, blobs: Any) -> Archive:
+    """The archive as a worker opens it: the orchestrator's blob folder (``shared``), or a
+    cache of this host's of the orchestrator's :class:`BlobDepot` (``shipped``)."""
+    if isinstance(blobs, str):
+        return Archive(url, blobs)
+    import hashlib
+    import tempfile
+
+    cache = Path(tempfile.gettempdir()) / "clade-worker-blobs" / hashlib.sha256(url.encode()).hexdigest()[:16]  # fmt: skip
+    return Archive(url, cache, blob_upstream=_DepotUpstream(blobs))
+
+
 def node_on_worker(
-    url: str, blobs: str, run_id: str, node: str, payload: Any, steps_factory: StepsFactory
+    url: str, blobs: Any, run_id: str, node: str, payload: Any, steps_factory: StepsFactory
 ) -> dict[str, Any]:
-    """A Ray task: run ``DGMRun.<node>(payload)`` on this worker, with its own steps."""
+    """A Ray task: run ``DGMRun.<node>(payload)`` on this worker, with its own steps
+    (``blobs``: the orchestrator's blob folder, or its :class:`BlobDepot`)."""
     import ray
 
     from clade.orchestrator.evaluators.registry import load_evaluator
@@ -181,7 +247,7 @@ def node_on_worker(
         "node": ray.get_runtime_context().get_node_id(),
     }
     prune_socket_dirs()  # what killed workers on this host left
-    archive = Archive(url, blobs)
+    archive = worker_archive(url, blobs)
     try:
         config = RunConfig.model_validate(archive.get_run(run_id).config)
         evaluator = load_evaluator(config.evaluation.evaluator, **config.evaluation.options)

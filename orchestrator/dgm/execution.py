@@ -39,6 +39,14 @@ class ExecutionOptions(BaseModel):
         "(a child is idempotent by its key: nothing is lost, nothing evaluated twice).",
     )
 
+    blobs: Literal["shipped", "shared"] = Field(
+        default="shipped",
+        description="shipped: each worker keeps its own blob cache and reads trees and logs "
+        "it lacks from the orchestrator's blob folder by content hash (and sends what it "
+        "writes there), over Ray; shared: every node sees the orchestrator's blob folder at "
+        "the same path (one host, or a shared file system) and uses it directly.",
+    )
+
     @field_validator("address")
     @classmethod
     def _an_address(cls, value: str) -> str:

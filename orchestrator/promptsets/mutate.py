@@ -17,14 +17,13 @@ asked again, and after the last try the child is a failed candidate, never a cra
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from clade import prompts
 from clade.orchestrator.conductor.promptset import PromptSet
-from clade.orchestrator.dgm.diagnosis import DiagnosisFailed, Proposal, parse_proposal
+from clade.orchestrator.dgm.diagnosis import DiagnosisFailed, Proposal, json_values, parse_proposal
 from clade.orchestrator.dgm.protocol import SelfModificationFailed
 
 Chat = Callable[[list[dict[str, str]]], str]
@@ -116,12 +115,7 @@ def propose(
 
 def parse_template(reply: str) -> str:
     """The ``template`` of the first JSON object in ``reply`` that has one."""
-    decoder = json.JSONDecoder()
-    for start in (i for i, ch in enumerate(reply) if ch == "{"):
-        try:
-            value, _ = decoder.raw_decode(reply, start)
-        except json.JSONDecodeError:
-            continue
+    for value in json_values(reply):
         if isinstance(value, dict) and isinstance(value.get("template"), str):
             return value["template"]
     raise ValueError('no JSON object with a "template" string in the reply')

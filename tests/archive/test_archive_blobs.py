@@ -74,3 +74,45 @@ def test_unified_diff_covers_changed_added_removed_and_binary_files():
     assert "--- A/gone.py\n+++ /dev/null" in text
     assert "Binary files A/img and B/img differ" in text
     assert "same.py" not in text
+
+
+class DictUpstream:
+    """An upstream blob store in memory (a Ray worker's is the orchestrator's BlobDepot)."""
+
+    def __init__(self) -> None:
+        self.blobs: dict[tuple[str, str], bytes] = {}
+        self.fetched: list[str] = []
+
+    def fetch(self, digest: str, kind: str) -> bytes | None:
+        self.fetched.append(digest)
+        return self.blobs.get((digest, kind))
+
+    def publish(self, digest: str, kind: str, data: bytes) -> None:
+        self.blobs[(digest, kind)] = data
+
+
+def test_a_cache_of_an_upstream_store_fetches_what_it_lacks_and_publishes_what_it_writes(
+    tmp_path, make_tree
+):
+    upstream = DictUpstream()
+    orchestrator = BlobStore(tmp_path / "orchestrator")
+    tree = orchestrator.put_tree(make_tree({"a.py": "x = 1\n"}))
+    upstream.publish(tree, "tree", orchestrator.get(tree))
+    worker = BlobStore(tmp_path / "worker", upstream)
+    assert worker.has(tree) and worker.files(tree) == {"a.py": b"x = 1\n"}  # fetched by hash
+    worker.get(tree)
+    assert upstream.fetched == [tree]  # then kept: fetched once
+    log = worker.put(b"the agent's log", "log")
+    assert upstream.blobs[(log, "log")] == b"the agent's log"  # published as it was written
+    assert not worker.has("0" * 64, "log")
+    with pytest.raises(MissingBlobError):
+        worker.get("0" * 64, "log")
+
+
+def test_an_upstream_blob_that_does_not_match_its_hash_is_refused(tmp_path):
+    upstream = DictUpstream()
+    digest = BlobStore(tmp_path / "orchestrator").put(b"right", "log")
+    upstream.blobs[(digest, "log")] = b"wrong"  # a corrupt or forged blob upstream
+    with pytest.raises(CorruptBlobError, match="upstream"):
+        BlobStore(tmp_path / "worker", upstream).get(digest, "log")
+    assert not (tmp_path / "worker").exists() or not any((tmp_path / "worker").rglob("*.gz"))

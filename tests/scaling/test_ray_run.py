@@ -79,6 +79,13 @@ def _record(archive: Any, run_id: str) -> dict[str, Any]:
             "twice": len(tasks) - len(set(tasks)),
         }
     assert len(key_of) == len(set(key_of.values())), "a key was made twice"
+    # Blobs travel by hash (execution.blobs: shipped): the workers wrote every tree and log
+    # into caches of their own and sent them here, before any row named them.
+    assert archive.blobs.upstream is None
+    for row in rows:
+        assert archive.blobs.has(row.tree_hash), f"{key_of[row.id]}'s tree never arrived"
+        for e in archive.evaluations(row.id):
+            assert e.log_hash is None or archive.blobs.has(e.log_hash, "log")
     return record
 
 
