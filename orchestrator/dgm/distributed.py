@@ -120,7 +120,7 @@ def attach(
         )
     ray = connect(execution)
     url, root = shared_url(dgm.archive.url), str(dgm.archive.blobs.root.resolve())
-    blobs: Any = root if execution.blobs == "shared" else depot(ray, root)
+    blobs: Any = root if execution.blobs == "shared" else (depot(ray, root), root)
     remote = ray.remote(node_on_worker).options(
         num_cpus=execution.cpus,
         resources={"docker": execution.docker} if execution.docker > 0 else {},
@@ -225,15 +225,17 @@ def worker_archive(url: str, blobs: Any) -> Archive:
     import hashlib
     import tempfile
 
-    cache = Path(tempfile.gettempdir()) / "clade-worker-blobs" / hashlib.sha256(url.encode()).hexdigest()[:16]  # fmt: skip
-    return Archive(url, cache, blob_upstream=_DepotUpstream(blobs))
+    actor, root = blobs  # a cache per (archive, orchestrator's blob folder)
+    name = hashlib.sha256(f"{url}\n{root}".encode()).hexdigest()[:16]
+    cache = Path(tempfile.gettempdir()) / "clade-worker-blobs" / name
+    return Archive(url, cache, blob_upstream=_DepotUpstream(actor))
 
 
 def node_on_worker(
     url: str, blobs: Any, run_id: str, node: str, payload: Any, steps_factory: StepsFactory
 ) -> dict[str, Any]:
     """A Ray task: run ``DGMRun.<node>(payload)`` on this worker, with its own steps
-    (``blobs``: the orchestrator's blob folder, or its :class:`BlobDepot`)."""
+    (``blobs``: the orchestrator's blob folder, or its :class:`BlobDepot` and that folder)."""
     import ray
 
     from clade.orchestrator.evaluators.registry import load_evaluator
