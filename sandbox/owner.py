@@ -8,6 +8,7 @@ owner, or of another host are never touched.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from dataclasses import dataclass
@@ -64,7 +65,10 @@ def prune(client: Any, *, dry_run: bool = False) -> PruneReport:
     removed: list[str] = []
     alive: list[str] = []
     foreign: list[str] = []
-    for container in client.containers.list(all=True, filters={"label": LABEL}):
+    # Another process (a run on this engine, a Ray worker beside this one) may remove a
+    # container between the listing and its inspection, or before this removal.
+    listed = client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True)
+    for container in listed:
         state = owner_alive(container.labels.get(OWNER_LABEL, ""))
         run = container.labels.get(RUN_LABEL) or "-"
         name = f"{container.name} (run {run})"
@@ -74,6 +78,14 @@ def prune(client: Any, *, dry_run: bool = False) -> PruneReport:
             alive.append(name)
         else:
             if not dry_run:
-                container.remove(force=True)
+                _remove(container)
             removed.append(name)
     return PruneReport(removed, alive, foreign)
+
+
+def _remove(container: Any) -> None:
+    """Remove ``container``; one that is already gone (removed by another process) is fine."""
+    from docker.errors import NotFound
+
+    with contextlib.suppress(NotFound):
+        container.remove(force=True)
