@@ -91,14 +91,16 @@ class _Creations:
 _creations = _Creations()
 
 
-def close_creation(reason: str, wait_s: float = 5.0) -> None:
+def close_creation(reason: str, wait_s: float = 5.0) -> int:
     """Refuse every later container of this process (a stopping run), then wait up to
-    ``wait_s`` for the creations already in flight, so a sweep after it sees them all."""
+    ``wait_s`` for the creations already in flight, so a sweep after it sees them all.
+    Returns how many are still in flight (the daemon finishes them even if we exit)."""
     deadline = time.monotonic() + wait_s
     with _creations.changed:
         _creations.closed = reason
         while _creations.in_flight and time.monotonic() < deadline:
             _creations.changed.wait(max(0.0, deadline - time.monotonic()))
+        return _creations.in_flight
 
 
 def create_container(client: Any, cfg: SandboxConfig) -> Any:

@@ -85,6 +85,13 @@ def judge_command(
     gold_limit: Annotated[
         int | None, typer.Option(min=1, help="Score on the first N gold pairs only (a mix).")
     ] = None,
+    meta_prompt: Annotated[
+        str | None,
+        typer.Option(
+            help="Start M from this (lwe, selective): a candidate of a judge prompt-set run "
+            "(id or prefix, see docs/PROMPT_SETS.md) or a text file; default: the shipped seed.",
+        ),
+    ] = None,
     gold_tolerance: Annotated[
         float | None,
         typer.Option(
@@ -115,6 +122,11 @@ def judge_command(
         raise ConfigError(
             "--gold-tolerance applies to learning judges", hint="use --method lwe or selective"
         )
+    if meta_prompt is not None and (method == "vanilla" or resume):
+        raise ConfigError(
+            "--meta-prompt starts a learning judge's M",
+            hint="use --method lwe or selective, without --resume",
+        )
     pairs = _read_pairs(pairs_file)
     both = swap if swap is not None else any(p.label is not None for p in pairs)
     use_gold = gold or gold_file is not None or gold_tolerance is not None
@@ -129,6 +141,7 @@ def judge_command(
         )
     model = model or settings().default_model
     archive = open_archive()
+    seed = _meta_prompt(archive, meta_prompt) if meta_prompt is not None else None
     sink = out.open("w", encoding="utf-8") if out else None
     try:
         with Progress(console=console, transient=True) as bar:
@@ -146,6 +159,7 @@ def judge_command(
             judged = judge_recorded(
                 archive, pairs, method=method, model=model, label=pairs_file.name, name=name,
                 resume=resume, both_orders=both, gold=gold_options, on_result=on_result,
+                meta_prompt=seed,
             )  # fmt: skip
     finally:
         if sink is not None:
@@ -163,6 +177,16 @@ def judge_command(
                 f"gold set: {len(gold_options.pairs) if gold_options else 0} pairs, both orders",
             )
         )
+
+
+def _meta_prompt(archive: Any, value: str) -> str:
+    """The meta-prompt in the text file ``value``, or in candidate ``value``'s tree."""
+    if Path(value).is_file():
+        return Path(value).read_text(encoding="utf-8")
+    from clade.orchestrator.promptsets import meta_prompt_of
+
+    candidate = archive.get_candidate(archive.resolve_id(value))
+    return meta_prompt_of(archive.blobs.files(candidate.tree_hash))
 
 
 def _gold_pairs(path: Path | None, limit: int | None, pairs: list[Any]) -> tuple[list[Any], int]:

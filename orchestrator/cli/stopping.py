@@ -31,6 +31,10 @@ import time
 from types import FrameType
 from typing import Any
 
+#: How long a forced exit waits for container creations that a busy daemon has not
+#: finished after the first 5 s (a container it finishes after we exit would be left over).
+CREATION_WAIT_S = 25.0
+
 #: Seconds from the first signal to a forced exit.
 GRACE_S = 5.0
 _NAMES: dict[int, str] = {int(signal.SIGINT): "SIGINT", int(signal.SIGTERM): "SIGTERM"}
@@ -102,7 +106,10 @@ class RunStopper:
 
     def force_exit(self) -> None:
         """Remove what this process made, say how to resume, and exit at once."""
-        _close_creation("exiting", wait_s=5.0)
+        left = _close_creation("exiting", wait_s=5.0)
+        if left:  # a busy daemon: a create it received completes even after we exit
+            self._say(f"waiting for {left} sandbox creation(s) in flight, to remove them")
+            _close_creation("exiting", wait_s=CREATION_WAIT_S)
         for _ in range(3):  # a container whose creation was in flight shows up late
             if remove_own_containers() == 0:
                 break
@@ -141,12 +148,15 @@ class RunStopper:
             sys.stderr.flush()
 
 
-def _close_creation(reason: str, wait_s: float) -> None:
-    """No new sandbox container from this process; wait for the creations in flight."""
-    with contextlib.suppress(Exception):
+def _close_creation(reason: str, wait_s: float) -> int:
+    """No new sandbox container from this process; wait for the creations in flight and
+    return how many are still in flight (0 when Docker was never used)."""
+    try:
         from clade.sandbox.docker_backend import close_creation
 
-        close_creation(reason, wait_s)
+        return close_creation(reason, wait_s)
+    except Exception:
+        return 0
 
 
 def _kill_own_containers(reason: str) -> None:

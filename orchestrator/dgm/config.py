@@ -153,17 +153,31 @@ DEFAULT_FIELDS: tuple[PromptField, ...] = ("meta", "question", "feedback", "remi
 
 
 class PromptSetOptions(_Strict):
-    """A prompt-set run (``kind: prompt_set``, orchestrator/promptsets): the conductor's
-    prompt set evolves instead of an agent; each task is solved by the conductor with it."""
+    """A prompt-set run (``kind: prompt_set``, orchestrator/promptsets): a prompt set evolves
+    instead of an agent. The conductor family: each task is solved by the conductor with the
+    candidate set. The judge family: the candidate is a judge's meta-prompt, and each gold
+    pair of the ``judge-gold`` evaluator is judged under it in both orders."""
 
+    family: Literal["conductor", "judge"] = Field(
+        default="conductor",
+        description="conductor: the conductor's templates evolve; judge: a learning judge's "
+        "meta-prompt (meta_prompt.md) evolves, scored by agreement with gold pairs.",
+    )
     seed: Path | None = Field(
         default=None,
-        description="Folder of the seed prompt set (<field>.j2 files); default: the shipped one.",
+        description="Folder of the seed prompt set (<field>.j2 files; for the judge family "
+        "meta_prompt.md); default: the shipped one.",
+    )
+    judge_method: Literal["lwe", "selective"] = Field(
+        default="lwe",
+        description="judge family: lwe (the rubric M writes decides every pair) or selective "
+        "(the vanilla judge in both orders, M's rubric where they disagree).",
     )
     fields: list[PromptField] = Field(
         default_factory=lambda: list(DEFAULT_FIELDS),
         min_length=1,
-        description="Templates the mutate role may rewrite, one per child (round robin by key).",
+        description="Templates the mutate role may rewrite, one per child (round robin by "
+        "key); conductor family only.",
     )
     rounds: int = Field(default=3, ge=1, le=30, description="Conductor turns per task.")
     max_tokens: int | None = Field(

@@ -33,6 +33,7 @@ BUILTINS: dict[str, str] = {
     "multistep-arithmetic": "clade.orchestrator.evaluators.generated:MultistepArithmetic",
     "repo-bugfix": "clade.orchestrator.evaluators.repo_bugfix:RepoBugfix",
     "judge": "clade.orchestrator.judges.evaluator:JudgeEvaluator",
+    "judge-gold": "clade.orchestrator.judges.gold_tasks:GoldTasks",
 }
 
 

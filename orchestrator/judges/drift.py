@@ -48,6 +48,7 @@ class GoldVerdicts(BaseModel):
     label: Verdict = Field(description="The right answer.")
     verdict: Verdict | None = Field(description="Verdict on the pair as given.")
     verdict_swapped: Verdict | None = Field(description="Verdict on the swap, mapped back.")
+    rubric: str = Field(default="", description="The rubric M wrote (empty: vanilla verdicts).")
 
 
 class GoldReport(BaseModel):
@@ -150,6 +151,7 @@ class GoldScorer:
     def _pair(self, pair: GoldPair, meta_prompt: str | None) -> GoldVerdicts:
         q, a, b = pair.question, pair.answer_a, pair.answer_b
         first = second = None
+        rubric = ""
         if self.method in ("vanilla", "selective"):
             first, second = self._vanilla_of(pair)
         if self.method == "lwe" or (self.method == "selective" and (first is None or first != second)):  # fmt: skip
@@ -160,8 +162,9 @@ class GoldScorer:
             swapped, _ = apply_rubric(self.caller, rubric, q, b, a, cfg.judge_tokens)
             second = flip(swapped)
         return GoldVerdicts(
-            id=pair.id, source=pair.source, label=pair.label, verdict=first, verdict_swapped=second
-        )
+            id=pair.id, source=pair.source, label=pair.label, verdict=first,
+            verdict_swapped=second, rubric=rubric,
+        )  # fmt: skip
 
     def _vanilla_of(self, pair: GoldPair) -> tuple[Verdict | None, Verdict | None]:
         with self._lock:

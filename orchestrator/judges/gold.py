@@ -89,14 +89,15 @@ def load_gold(path: Path | None = None, *, limit: int | None = None) -> list[Gol
     return rows[:limit] if limit else rows
 
 
-def _key(question: str) -> str:
+def question_key(question: str) -> str:
+    """A question with its white space folded: two pairs of the same question share it."""
     return " ".join(question.split())
 
 
 def held_out(gold: Iterable[GoldPair], seen: Iterable[Pair]) -> tuple[list[GoldPair], int]:
     """The gold pairs whose question is not among ``seen`` (what a judge learns from), and
     how many were dropped: a judge that learned on a question is not scored on it."""
-    questions = {_key(p.question) for p in seen}
+    questions = {question_key(p.question) for p in seen}
     gold = list(gold)
-    kept = [g for g in gold if _key(g.question) not in questions]
+    kept = [g for g in gold if question_key(g.question) not in questions]
     return kept, len(gold) - len(kept)

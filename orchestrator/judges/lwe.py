@@ -84,7 +84,9 @@ class LWEJudge:
         *,
         resume: bool = False,
         gold: GoldScorer | None = None,
+        seed: str | None = None,
     ) -> None:
+        """``seed``: the first M when nothing is resumed (default: the shipped seed)."""
         self.caller = caller
         self.store = store
         self.config = config or LWEConfig()
@@ -93,7 +95,7 @@ class LWEJudge:
         self.updates: list[UpdateResult] = []
         latest = store.latest() if resume else None
         if latest is None:
-            latest = prompts.render("judge_meta_seed").strip()
+            latest = (seed or prompts.render("judge_meta_seed")).strip()
             report = self.watch.score(latest, "seed")
             version = store.save(latest, reason="seed", cases=[], score=agreement(report))
             self.watch.keep(report, version=version, accepted=None)

@@ -60,10 +60,12 @@ def judge_recorded(
     both_orders: bool = False,
     gold: GoldOptions | None = None,
     on_result: Callable[[PairResult], None] | None = None,
+    meta_prompt: str | None = None,
 ) -> Judged:
     """Judge ``pairs`` with a ``method`` judge on ``model`` (in both orders with
     ``both_orders``), recording the run in ``archive``; ``on_result`` sees each pair's result
-    as soon as it is recorded. A run that raises is marked failed."""
+    as soon as it is recorded; ``meta_prompt``: the first M of a learning judge (default: the
+    shipped seed). A run that raises is marked failed."""
     from clade.orchestrator.models.layer import ModelLayer
     from clade.orchestrator.models.metering import ArchiveSink
     from clade.orchestrator.models.spec import ModelsConfig
@@ -72,7 +74,7 @@ def judge_recorded(
         name=f"judge {method} {label}",
         kind="judge",
         config={"method": method, "model": model, "name": name, "resume": resume,
-                "swap": both_orders,
+                "swap": both_orders, "meta_prompt": meta_prompt,
                 "gold": {"pairs": len(gold.pairs), "dropped": gold.dropped,
                          "tolerance": gold.tolerance,
                          "file": str(gold.file) if gold.file else None} if gold else None},
@@ -98,6 +100,7 @@ def judge_recorded(
             config=LWEConfig(gold_tolerance=gold.tolerance if gold else None),
             resume=resume,
             gold=scorer,
+            seed=meta_prompt,
         )
 
         def on_item(result: PairResult, decisions: list[Decision]) -> None:

@@ -52,8 +52,10 @@ def build_judge(
     config: LWEConfig | None = None,
     resume: bool = False,
     gold: GoldScorer | None = None,
+    seed: str | None = None,
 ) -> Judge:
-    """A judge of ``method``; LWE and selective keep M in ``store`` (resuming its latest).
+    """A judge of ``method``; LWE and selective keep M in ``store`` (resuming its latest, or
+    starting from ``seed``, e.g. a meta-prompt evolved by a judge prompt-set run).
 
     With ``gold`` (a scorer of the same method) every version of M is scored on the gold set
     and its report kept in ``store``; the vanilla judge, which has no M, is scored once."""
@@ -68,7 +70,7 @@ def build_judge(
         if gold is not None:
             store.record_gold(gold.score(None, label="vanilla"))
         return VanillaJudge(caller)
-    lwe = LWEJudge(caller, store, config, resume=resume, gold=gold)
+    lwe = LWEJudge(caller, store, config, resume=resume, gold=gold, seed=seed)
     return lwe if method == "lwe" else SelectiveJudge(VanillaJudge(caller), lwe)
 
 

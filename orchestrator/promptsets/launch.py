@@ -2,7 +2,8 @@
 
 ``clade run`` passes :func:`steps_factory` of the run's config to
 :func:`clade.orchestrator.dgm.launch.execute`: a run of ``kind: prompt_set`` gets
-:class:`~.steps.PromptSetSteps`, any other the agents' sandboxed steps.
+:class:`~.steps.PromptSetSteps` (or :class:`~.judge.JudgePromptSteps` for
+``prompt_set.family: judge``), any other the agents' sandboxed steps.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from clade.archive.errors import ConfigError
 from clade.orchestrator.dgm.launch import real_steps
 
+from .judge import JudgePromptSteps
 from .steps import PromptSetSteps
 
 if TYPE_CHECKING:
@@ -32,6 +34,25 @@ def check_prompt_set_config(config: RunConfig) -> None:
             "experience.children: the experience mutation adds worked examples to an agent's "
             "code, and a prompt-set run evolves no code",
             hint="set experience.children to 0 for kind: prompt_set",
+        )
+    options = config.prompt_set
+    # A saved config holds every field, so an option counts as given when it is not the default.
+    given = {
+        name for name, info in type(options).model_fields.items()
+        if getattr(options, name) != info.get_default(call_default_factory=True)
+    }  # fmt: skip
+    if options.family == "judge":
+        conductor_only = sorted({"fields", "rounds", "max_tokens", "structured", "python"} & given)
+        if conductor_only:
+            raise ConfigError(
+                f"prompt_set.{conductor_only[0]}: a conductor option, and family judge evolves "
+                "a judge's meta-prompt",
+                hint="leave it out, or set prompt_set.family: conductor",
+            )
+    elif "judge_method" in given:
+        raise ConfigError(
+            "prompt_set.judge_method: an option of the judge family",
+            hint="set prompt_set.family: judge, or leave judge_method out",
         )
     if config.prompt_set.seed is not None and not config.prompt_set.seed.is_dir():
         raise ConfigError(
@@ -54,7 +75,8 @@ def promptset_steps(archive: Archive, run_id: str, config: RunConfig, evaluator:
         run_id, Budget(max_tokens=config.budget.max_tokens, max_usd=config.budget.max_usd)
     )
     tracker.tokens, tracker.usd = archive.run_usage(run_id)  # what earlier sessions spent
-    return PromptSetSteps(
+    family = JudgePromptSteps if config.prompt_set.family == "judge" else PromptSetSteps
+    return family(
         archive, run_id, evaluator, layer, config.prompt_set,
         parallel=config.parallelism, run_seed=config.seed, sampling=config.sampling,
     )  # fmt: skip

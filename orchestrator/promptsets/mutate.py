@@ -2,17 +2,19 @@
 
 Two calls make a child, as diagnosis and self-modification make an agent's:
 
-1. :func:`propose` shows one template of the parent's set and a few of its failed dev tasks
-   (question, answer, the grader's feedback) and asks for a
-   :class:`~clade.orchestrator.dgm.diagnosis.Proposal`: what failed, and the change;
-2. :func:`rewrite` shows the same and the proposal and asks for the template in full, as
+1. :func:`propose` shows one text of the parent (a :class:`Target`: a conductor template,
+   or a judge's meta-prompt) and a few of its failed dev tasks (question, answer, the
+   grader's feedback) and asks for a :class:`~clade.orchestrator.dgm.diagnosis.Proposal`:
+   what failed, and the change;
+2. :func:`rewrite` shows the same and the proposal and asks for the text in full, as
    one JSON object ``{"template": ...}``, the way GEPA's reflection asks for "a new
    instruction" (Agrawal et al., 2025) after reading inputs, outputs and feedback.
 
 On local engines both decode under a JSON schema, so a tiny model answers in the right
-shape. A rewritten template must render with its field's variables and, for ``question``,
-still show the question (:func:`check_template`); a reply that fails is shown its error and
-asked again, and after the last try the child is a failed candidate, never a crash.
+shape. A rewritten text must pass its target's check: a conductor template must render
+with its field's variables and, for ``question``, still show the question
+(:func:`check_template`); a reply that fails is shown its error and asked again, and after
+the last try the child is a failed candidate, never a crash.
 """
 
 from __future__ import annotations
@@ -45,6 +47,11 @@ DESCRIPTIONS = {
 }
 #: Text a template must keep: the question template must still show the question.
 REQUIRED = {"question": "{{ question }}"}
+#: Who follows a conductor template, for the mutate role.
+CONDUCTOR_SUBJECT = (
+    "The assistant is a Meta-Expert that answers questions by consulting experts; its "
+    "behaviour is set by prompt templates."
+)
 #: Lines of an evaluation log that the mutate role reads back (see :func:`task_log`).
 _ANSWER, _FEEDBACK = "answer: ", "feedback: "
 
@@ -90,17 +97,47 @@ def check_template(parent: PromptSet, field: str, text: str) -> PromptSet:
     return child
 
 
-def _context(field: str, template: str, failures: Sequence[Failure]) -> dict[str, Any]:
-    return {"field": field, "description": DESCRIPTIONS[field], "template": template,
+@dataclass(frozen=True)
+class Target:
+    """The text one child rewrites, and what a usable rewrite of it is.
+
+    ``check`` raises ValueError on a text that cannot be used; ``variables`` are the names a
+    Jinja2 template may use (None: the text is not a template); ``required`` is text a
+    rewrite must keep; ``min_chars`` its shortest length (also in the reply's schema)."""
+
+    field: str
+    description: str
+    text: str
+    subject: str
+    check: Callable[[str], object]
+    variables: tuple[str, ...] | None = None
+    required: str = ""
+    min_chars: int = 1
+
+    @property
+    def noun(self) -> str:
+        return "template" if self.variables is not None else "text"
+
+
+def template_target(parent: PromptSet, name: str) -> Target:
+    """The conductor template ``name`` of ``parent`` as a mutate target."""
+    return Target(
+        field=name, description=DESCRIPTIONS[name], text=getattr(parent, name),
+        subject=CONDUCTOR_SUBJECT, check=lambda text: check_template(parent, name, text),
+        variables=tuple(VARIABLES[name]), required=REQUIRED.get(name, ""),
+    )  # fmt: skip
+
+
+def _context(target: Target, failures: Sequence[Failure]) -> dict[str, Any]:
+    return {"field": target.field, "description": target.description, "template": target.text,
+            "subject": target.subject, "is_template": target.variables is not None,
             "failures": failures}  # fmt: skip
 
 
-def propose(
-    chat: Chat, field: str, template: str, failures: Sequence[Failure], tries: int = 2
-) -> Proposal:
-    """The mutate role's proposal for ``field`` (DiagnosisFailed after ``tries`` bad replies)."""
+def propose(chat: Chat, target: Target, failures: Sequence[Failure], tries: int = 2) -> Proposal:
+    """The mutate role's proposal for ``target`` (DiagnosisFailed after ``tries`` bad replies)."""
     messages = [
-        {"role": "user", "content": prompts.render("mutate_propose", **_context(field, template, failures))}
+        {"role": "user", "content": prompts.render("mutate_propose", **_context(target, failures))}
     ]  # fmt: skip
     replies: list[str] = []
     for _ in range(tries):
@@ -123,21 +160,19 @@ def parse_template(reply: str) -> str:
 
 def rewrite(
     chat: Chat,
-    parent: PromptSet,
-    field: str,
+    target: Target,
     proposal: Proposal,
     failures: Sequence[Failure],
     *,
     max_chars: int,
     tries: int = 2,
-) -> tuple[PromptSet, str]:
-    """The set with ``field`` rewritten by the mutate role, and the exchange as a log;
-    SelfModificationFailed when no reply gives a template that renders."""
-    variables = ", ".join(VARIABLES[field]) or "none"
+) -> tuple[str, str]:
+    """The text of ``target`` rewritten by the mutate role, and the exchange as a log;
+    SelfModificationFailed when no reply gives a text that passes the target's check."""
+    variables = ", ".join(target.variables or ()) or "none"
     prompt = prompts.render(
-        "mutate_rewrite", **_context(field, getattr(parent, field), failures),
-        proposal=proposal, variables=variables, required=REQUIRED.get(field, ""),
-        max_chars=max_chars,
+        "mutate_rewrite", **_context(target, failures), proposal=proposal,
+        variables=variables, required=target.required, max_chars=max_chars,
     )  # fmt: skip
     messages = [{"role": "user", "content": prompt}]
     log: list[str] = [f"## prompt\n{prompt}"]
@@ -148,12 +183,13 @@ def rewrite(
             text = parse_template(reply)
             if len(text) > max_chars:
                 raise ValueError(f"the template has {len(text)} characters, over {max_chars}")
-            return check_template(parent, field, text), "\n\n".join(log)
+            target.check(text)
+            return text, "\n\n".join(log)
         except ValueError as exc:
             log.append(f"## rejected\n{exc}")
-            messages += _retry(reply, f"That template cannot be used: {exc}.")
+            messages += _retry(reply, f"That {target.noun} cannot be used: {exc}.")
     raise SelfModificationFailed(
-        f"no usable {field} template after {tries} tries: {log[-1].splitlines()[-1]}",
+        f"no usable {target.field} {target.noun} after {tries} tries: {log[-1].splitlines()[-1]}",
         "\n\n".join(log),
     )
 
@@ -165,11 +201,12 @@ def _retry(reply: str, why: str) -> list[dict[str, str]]:
     ]
 
 
-def template_format(max_chars: int) -> dict[str, Any]:
+def template_format(max_chars: int, min_chars: int = 1) -> dict[str, Any]:
     """The ``response_format`` of a rewrite: one object holding the template."""
+    length = {"minLength": min(min_chars, max_chars), "maxLength": max_chars}
     schema = {
         "type": "object",
-        "properties": {"template": {"type": "string", "minLength": 1, "maxLength": max_chars}},
+        "properties": {"template": {"type": "string", **length}},
         "required": ["template"],
         "additionalProperties": False,
     }

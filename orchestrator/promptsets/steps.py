@@ -1,5 +1,8 @@
 """The steps of a prompt-set run: the DGM graph's ``Steps`` over conductor prompt sets.
 
+:class:`ReflectionSteps` is what every family of prompt sets shares (the mutate role's two
+calls); :class:`PromptSetSteps` is the conductor family, :mod:`.judge` the judge's.
+
 - ``seed_tree``: the seed set (``prompt_set.seed``, a folder of ``<field>.j2`` files, or
   the shipped one) stored as a tree;
 - ``diagnose``: the ``mutate`` role reads a few of the parent's failed dev tasks and one
@@ -19,6 +22,7 @@ from __future__ import annotations
 import random
 import tempfile
 import threading
+from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
@@ -34,7 +38,17 @@ from clade.orchestrator.dgm.sampling import ChildSampling, child_seed, params
 from clade.orchestrator.evaluators.base import Score
 from clade.orchestrator.judges.review import DiffReview
 
-from .mutate import Failure, failure_of, propose, rewrite, task_log, template_format
+from .mutate import (
+    Failure,
+    Target,
+    check_template,
+    failure_of,
+    propose,
+    rewrite,
+    task_log,
+    template_format,
+    template_target,
+)
 
 if TYPE_CHECKING:
     from clade.archive.facade import Archive
@@ -127,8 +141,11 @@ def _transcript(steps: list[dict[str, Any]]) -> str:
     return text if len(text) <= TRANSCRIPT_CHARS else text[:TRANSCRIPT_CHARS] + "\n[... cut ...]"
 
 
-class PromptSetSteps:
-    """The steps of a prompt-set run (see the module's docstring)."""
+class ReflectionSteps(ABC):
+    """What every prompt-set family shares: the mutate role reads a parent's failed dev tasks
+    and rewrites one of its texts (a :class:`~.mutate.Target`). A family says which text a
+    child rewrites (:meth:`target`), how a rewrite becomes a tree (:meth:`child_tree`), the
+    seed, and how a candidate is evaluated."""
 
     def __init__(
         self,
@@ -145,19 +162,26 @@ class PromptSetSteps:
         self.archive, self.run_id, self.evaluator, self.layer = archive, run_id, evaluator, layer
         self.options, self.parallel, self.run_seed = options, parallel, run_seed
         self.sampling = sampling or ChildSampling()
-        self.settings = ConductorSettings(
-            rounds=options.rounds, max_tokens=options.max_tokens, structured=options.structured
-        )
         self._shown: dict[str, list[Failure]] = {}  # child key -> the failures it was shown
         self._lock = threading.Lock()
 
-    def prompts(self, candidate: Candidate) -> PromptSet:
-        return prompt_set_of(self.archive.blobs.files(candidate.tree_hash))
+    @abstractmethod
+    def target(self, parent: Candidate, key: str) -> Target:
+        """The text child ``key`` of ``parent`` rewrites."""
 
-    def field_for(self, key: str) -> str:
-        """The template child ``key`` rewrites: a stable draw over ``prompt_set.fields``."""
-        fields = self.options.fields
-        return fields[child_seed(self.run_seed, key, "field") % len(fields)]
+    @abstractmethod
+    def child_tree(self, parent: Candidate, target: Target, text: str) -> str:
+        """The tree of ``parent`` with ``target`` rewritten to ``text`` (checked already)."""
+
+    @abstractmethod
+    def seed_tree(self) -> str:
+        """The seed candidate's tree."""
+
+    @abstractmethod
+    def evaluate(
+        self, candidate: Candidate, tasks: list[Task]
+    ) -> list[tuple[Score, dict[str, Any]]]:
+        """A score and its evaluation's fields (``log``, ``tokens``, ``duration_s``) per task."""
 
     def _chat(self, parent: Candidate, extra: dict[str, Any]) -> Any:
         def chat(messages: list[dict[str, str]]) -> str:
@@ -172,13 +196,7 @@ class PromptSetSteps:
         tokens = self.layer.config.for_role("mutate").max_tokens
         return max(200, int(tokens * CHARS_PER_TOKEN) - 150)
 
-    # -- Steps protocol --------------------------------------------------------------
-    def seed_tree(self) -> str:
-        seed = self.options.seed
-        return put_prompt_set(
-            self.archive, PromptSet.from_folder(seed) if seed else PromptSet.default()
-        )
-
+    # -- Steps protocol ----------------------------------------------------------------
     def diagnose(
         self, parent: Candidate, failures: list[tuple[Task, Score, str]], key: str = ""
     ) -> Proposal:
@@ -187,25 +205,61 @@ class PromptSetSteps:
         shown = [failure_of(question_of(task), log) for task, _score, log in drawn]
         with self._lock:
             self._shown[key] = shown
-        field = self.field_for(key)
         extra = params(self.sampling.diagnose, self.run_seed, key, "mutate-propose")
         if self.layer.decodes_with_grammar("mutate"):
             extra["response_format"] = proposal_format(False, self._reply_chars())
-        return propose(
-            self._chat(parent, extra), field, getattr(self.prompts(parent), field), shown
-        )
+        return propose(self._chat(parent, extra), self.target(parent, key), shown)
 
     def self_modify(self, parent: Candidate, proposal: Proposal, key: str) -> Modification:
         with self._lock:
             shown = self._shown.pop(key, [])
-        field, limit = self.field_for(key), self.options.max_chars
+        target, limit = self.target(parent, key), self.options.max_chars
         extra = params(self.sampling.self_modify, self.run_seed, key, "mutate-rewrite")
         if self.layer.decodes_with_grammar("mutate"):
-            extra["response_format"] = template_format(min(limit, self._reply_chars()))
-        child, log = rewrite(
-            self._chat(parent, extra), self.prompts(parent), field, proposal, shown, max_chars=limit
+            extra["response_format"] = template_format(
+                min(limit, self._reply_chars()), target.min_chars
+            )
+        text, log = rewrite(self._chat(parent, extra), target, proposal, shown, max_chars=limit)
+        return Modification(
+            self.child_tree(parent, target, text), f"field: {target.field}\n\n{log}"
         )
-        return Modification(put_prompt_set(self.archive, child), f"field: {field}\n\n{log}")
+
+    def review(self, parent: Candidate, diff: str) -> DiffReview:
+        return DiffReview(flagged=False, reason="a prompt set has no tests to disable")
+
+
+class PromptSetSteps(ReflectionSteps):
+    """The steps of a conductor prompt-set run (see the module's docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        options = self.options
+        self.settings = ConductorSettings(
+            rounds=options.rounds, max_tokens=options.max_tokens, structured=options.structured
+        )
+
+    def prompts(self, candidate: Candidate) -> PromptSet:
+        return prompt_set_of(self.archive.blobs.files(candidate.tree_hash))
+
+    def field_for(self, key: str) -> str:
+        """The template child ``key`` rewrites: a stable draw over ``prompt_set.fields``."""
+        fields = self.options.fields
+        return fields[child_seed(self.run_seed, key, "field") % len(fields)]
+
+    def target(self, parent: Candidate, key: str) -> Target:
+        return template_target(self.prompts(parent), self.field_for(key))
+
+    def child_tree(self, parent: Candidate, target: Target, text: str) -> str:
+        return put_prompt_set(
+            self.archive, check_template(self.prompts(parent), target.field, text)
+        )
+
+    # -- Steps protocol --------------------------------------------------------------
+    def seed_tree(self) -> str:
+        seed = self.options.seed
+        return put_prompt_set(
+            self.archive, PromptSet.from_folder(seed) if seed else PromptSet.default()
+        )
 
     def evaluate(
         self, candidate: Candidate, tasks: list[Task]
@@ -237,6 +291,3 @@ class PromptSetSteps:
 
             with ThreadPoolExecutor(max_workers=max(1, self.parallel)) as pool:
                 return list(pool.map(one, tasks))
-
-    def review(self, parent: Candidate, diff: str) -> DiffReview:
-        return DiffReview(flagged=False, reason="a prompt set has no tests to disable")

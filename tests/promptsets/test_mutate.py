@@ -56,6 +56,13 @@ def test_the_template_is_read_from_the_first_object_that_has_one():
         parse_template('{"text": "x"}')
     schema = template_format(300)["json_schema"]["schema"]
     assert schema["properties"]["template"]["maxLength"] == 300
+    assert schema["properties"]["template"]["minLength"] == 1
+    longer = template_format(300, 130)["json_schema"]["schema"]["properties"]["template"]
+    assert (longer["minLength"], longer["maxLength"]) == (130, 300)
+    assert (
+        template_format(100, 130)["json_schema"]["schema"]["properties"]["template"]["minLength"]
+        == 100
+    )
     assert json.loads(json.dumps(schema))["required"] == ["template"]
 
 
