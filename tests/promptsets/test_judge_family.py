@@ -284,17 +284,3 @@ def test_clade_judge_starts_from_an_evolved_meta_prompt(archive, saver, tmp_path
     refused = CliRunner().invoke(app, ["judge", str(pairs), "--method", "vanilla",
                                        "--meta-prompt", child.id])  # fmt: skip
     assert refused.exit_code != 0 and "--meta-prompt" in str(refused.exception)
-
-
-def test_the_example_config_is_a_valid_judge_prompt_set_run():
-    from pathlib import Path
-
-    from clade.orchestrator.dgm.config import load_config
-    from clade.orchestrator.dgm.validation import validation_tasks
-    from clade.orchestrator.promptsets import check_prompt_set_config
-
-    config = load_config(Path(__file__).parents[2] / "examples" / "judge_prompts.yaml")
-    assert (config.kind, config.prompt_set.family) == ("prompt_set", "judge")
-    check_prompt_set_config(config)
-    evaluator = load_evaluator(config.evaluation.evaluator, **config.evaluation.options)
-    assert len(validation_tasks(evaluator, config)) == config.selection.validation_tasks

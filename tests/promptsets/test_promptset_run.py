@@ -289,14 +289,21 @@ def _no_runs() -> bool:
     return open_archive().list_runs() == []
 
 
-def test_the_example_config_is_a_valid_prompt_set_run():
+@pytest.mark.parametrize(
+    ("example", "family"), [("prompt_set.yaml", "conductor"), ("judge_prompts.yaml", "judge")]
+)
+def test_the_example_configs_are_valid_prompt_set_runs(example, family):
     from pathlib import Path
 
     from clade.orchestrator.dgm.config import load_config
     from clade.orchestrator.promptsets import check_prompt_set_config
 
-    config = load_config(Path(__file__).parents[2] / "examples" / "prompt_set.yaml")
-    assert (config.kind, config.selection.admit) == ("prompt_set", "validation")
+    config = load_config(Path(__file__).parents[2] / "examples" / example)
+    assert (config.kind, config.prompt_set.family, config.selection.admit) == (
+        "prompt_set",
+        family,
+        "validation",
+    )
     check_prompt_set_config(config)
     evaluator = load_evaluator(config.evaluation.evaluator, **config.evaluation.options)
     from clade.orchestrator.dgm.validation import validation_tasks
