@@ -17,7 +17,7 @@ a frozen copy of the judge: they never produce feedback, so they never reach an 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,7 +27,8 @@ from .caller import Caller, CallStep, Spent
 from .feedback import Feedback, clean_text, parse_feedback
 from .guard import GoldWatch, agreement
 from .store import MetaPromptStore
-from .verdict import Decision, Verdict, parse_verdict
+from .vanilla import ask_verdict
+from .verdict import Decision, Verdict
 
 if TYPE_CHECKING:
     from .drift import GoldReport, GoldScorer
@@ -71,6 +72,15 @@ class UpdateResult(BaseModel):
     reason: str = Field(description="update, summarised update, or why it was rejected.")
     records: int = Field(description="Feedback records consumed.")
     length: int = Field(description="Characters of the proposed (or summarised) M.")
+
+
+class LWEOptions(TypedDict, total=False):
+    """The keyword options of :class:`LWEJudge`, as :func:`.runner.build_judge` passes them on."""
+
+    config: LWEConfig | None
+    resume: bool
+    gold: GoldScorer | None
+    seed: str | None
 
 
 class LWEJudge:
@@ -242,11 +252,7 @@ def apply_rubric(
     caller: Caller, rubric: str, question: str, answer_a: str, answer_b: str, tokens: int
 ) -> tuple[Verdict | None, CallStep]:
     """The judge's verdict on one presentation under ``rubric``."""
-    step = caller(
-        "judge_lwe", role="judge", max_tokens=tokens, verdict=True, rubric=rubric,
-        question=question, answer_a=answer_a, answer_b=answer_b,
-    )  # fmt: skip
-    return parse_verdict(step.output), step
+    return ask_verdict(caller, "judge_lwe", tokens, question, answer_a, answer_b, rubric=rubric)
 
 
 def _charge(decision: Decision, spent: Spent, update: UpdateResult | None) -> Decision:

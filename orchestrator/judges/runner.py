@@ -18,19 +18,16 @@ it emitted; a pair shown in both orders costs twice that.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol, Unpack
 
 from pydantic import BaseModel, Field
 
 from .caller import Caller
-from .lwe import LWEConfig, LWEJudge
+from .lwe import LWEJudge, LWEOptions
 from .selective import SelectiveJudge
 from .store import MetaPromptStore
 from .vanilla import VanillaJudge
 from .verdict import Decision, Pair, Path, Verdict, flip
-
-if TYPE_CHECKING:
-    from .drift import GoldScorer
 
 Method = Literal["vanilla", "lwe", "selective"]
 METHODS: tuple[Method, ...] = ("vanilla", "lwe", "selective")
@@ -45,20 +42,14 @@ class Judge(Protocol):
 
 
 def build_judge(
-    method: Method,
-    caller: Caller,
-    store: MetaPromptStore,
-    *,
-    config: LWEConfig | None = None,
-    resume: bool = False,
-    gold: GoldScorer | None = None,
-    seed: str | None = None,
+    method: Method, caller: Caller, store: MetaPromptStore, **options: Unpack[LWEOptions]
 ) -> Judge:
     """A judge of ``method``; LWE and selective keep M in ``store`` (resuming its latest, or
     starting from ``seed``, e.g. a meta-prompt evolved by a judge prompt-set run).
 
     With ``gold`` (a scorer of the same method) every version of M is scored on the gold set
     and its report kept in ``store``; the vanilla judge, which has no M, is scored once."""
+    gold = options.get("gold")
     if gold is not None and gold.method != method:
         from clade.archive.errors import ConfigError
 
@@ -70,7 +61,7 @@ def build_judge(
         if gold is not None:
             store.record_gold(gold.score(None, label="vanilla"))
         return VanillaJudge(caller)
-    lwe = LWEJudge(caller, store, config, resume=resume, gold=gold, seed=seed)
+    lwe = LWEJudge(caller, store, **options)
     return lwe if method == "lwe" else SelectiveJudge(VanillaJudge(caller), lwe)
 
 

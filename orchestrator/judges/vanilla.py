@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from .caller import Caller
-from .verdict import Decision, parse_verdict
+from typing import Any
+
+from .caller import Caller, CallStep
+from .verdict import Decision, Verdict, parse_verdict
 
 MAX_TOKENS = 64
 
@@ -18,16 +20,9 @@ class VanillaJudge:
     def judge(self, item: str, question: str, answer_a: str, answer_b: str) -> Decision:
         """The verdict on one presentation (``item`` is its id; no label is ever passed)."""
         with self.caller.spending() as spent:
-            step = self.caller(
-                "judge_vanilla",
-                role="judge",
-                max_tokens=self.max_tokens,
-                verdict=True,
-                question=question,
-                answer_a=answer_a,
-                answer_b=answer_b,
+            verdict, step = ask_verdict(
+                self.caller, "judge_vanilla", self.max_tokens, question, answer_a, answer_b
             )
-        verdict = parse_verdict(step.output)
         return Decision(
             verdict=verdict,
             path="vanilla",
@@ -38,3 +33,16 @@ class VanillaJudge:
 
     def flush(self) -> None:
         """Nothing to flush: the vanilla judge does not learn."""
+
+
+def ask_verdict(
+    caller: Caller, template: str, tokens: int, question: str, answer_a: str, answer_b: str,
+    **extra: Any,
+) -> tuple[Verdict | None, CallStep]:  # fmt: skip
+    """One ``judge`` call on one presentation, decoded as a verdict (``extra``: more fields of
+    the ``template``, e.g. LWE's rubric)."""
+    step = caller(
+        template, role="judge", max_tokens=tokens, verdict=True,
+        question=question, answer_a=answer_a, answer_b=answer_b, **extra,
+    )  # fmt: skip
+    return parse_verdict(step.output), step

@@ -1,7 +1,7 @@
 """Metering: one :class:`CallRecord` per model call, sinks that keep them, and budgets.
 
 A sink is any ``Callable[[CallRecord], None]``; :class:`ArchiveSink` writes the archive's
-``model_call`` table, through :class:`CallStore`, the one method of the archive it needs
+``model_call`` table, through :class:`CallRecorder`, the one method of the archive it needs
 (so the model layer does not import the archive).
 
 A :class:`BudgetTracker` (a run's or a sandbox's) is *reserved* before each call and
@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -62,30 +62,19 @@ class CallRecord(BaseModel):
 Sink = Callable[[CallRecord], None]
 
 
-class CallStore(Protocol):
-    """Where :class:`ArchiveSink` records calls: ``clade.archive.Archive`` is one."""
+class CallRecorder(Protocol):
+    """Where :class:`ArchiveSink` records calls: ``clade.archive.Archive`` is one.
 
-    def record_model_call(
-        self,
-        run_id: str | None,
-        candidate_id: str | None,
-        role: str,
-        model: str,
-        prompt_tokens: int,
-        completion_tokens: int,
-        cost_usd: float,
-        latency_s: float,
-        error: str | None = None,
-        *,
-        cached: bool = False,
-        created_at: datetime | None = None,
-    ) -> object: ...
+    ``record_model_call`` takes :class:`CallRecord`'s fields as keywords; the archive's
+    signature is not repeated here (tests/models check that the two match)."""
+
+    def record_model_call(self, *args: Any, **fields: Any) -> object: ...
 
 
 class ArchiveSink:
     """Records every call in an archive (runs, ``clade solve``, ``clade judge``)."""
 
-    def __init__(self, archive: CallStore) -> None:
+    def __init__(self, archive: CallRecorder) -> None:
         self.archive = archive
 
     def __call__(self, record: CallRecord) -> None:

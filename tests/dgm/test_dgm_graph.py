@@ -14,13 +14,16 @@ import pytest
 
 from clade.archive.facade import Archive
 from clade.archive.tables import Candidate
-from clade.orchestrator.dgm.config import RunConfig
 from clade.orchestrator.dgm.diagnosis import DiagnosisFailed, Proposal
-from clade.orchestrator.dgm.graph import DGMRun, build_graph
+from clade.orchestrator.dgm.graph import build_graph
 from clade.orchestrator.dgm.protocol import Modification
 from clade.orchestrator.evaluators.base import Score
 from clade.orchestrator.evaluators.generated import WordSorting
 from clade.orchestrator.judges.review import review_diff
+from tests.inprocess_runs import archive_in, start_run, trees_in, word_sorting_config
+from tests.inprocess_runs import invoke as run_graph
+
+STAGES = [{"tasks": 2, "threshold": 0.0}, {"tasks": 4}]
 
 
 class Crash(BaseException):
@@ -87,32 +90,17 @@ class SeedSolvesOne(SkillSteps):
         return self._tree({WordSorting(n=40).tasks("dev")[1].id})
 
 
-def make_run(tmp_path, steps_cls=SeedSolvesOne, **overrides):
-    archive = Archive(f"sqlite:///{tmp_path / 'clade.db'}", tmp_path / "blobs")
-    config = RunConfig.model_validate(
-        {
-            "evaluation": {
-                "evaluator": "word-sorting",
-                "options": {"n": 40},
-                "stages": [{"tasks": 2, "threshold": 0.0}, {"tasks": 4}],
-            },
-            "selection": {"policy": "best", "children_per_generation": 2},
-            "budget": {"generations": 2},
-            **overrides,
-        }
-    )
-    steps = steps_cls(archive, tmp_path / "trees")
-    (tmp_path / "trees").mkdir(exist_ok=True)
-    run = archive.create_run(name="t", config=config.model_dump(mode="json"))
+def make_run(tmp_path, steps_cls=SeedSolvesOne, stages=STAGES, generations=2, **sections):
+    archive = archive_in(tmp_path)
+    config = word_sorting_config(stages, generations=generations, **sections)
+    steps = steps_cls(archive, trees_in(tmp_path))
     events: list[dict] = []
-    dgm = DGMRun(archive, config, WordSorting(n=40), steps, emit=events.append)
-    return archive, steps, run.id, dgm, events
+    run_id, dgm = start_run(archive, config, WordSorting(n=40), steps, emit=events.append)
+    return archive, steps, run_id, dgm, events
 
 
 def invoke(dgm, run_id, saver, resume=False):
-    graph = build_graph(dgm, saver)
-    config = {"configurable": {"thread_id": run_id}, "max_concurrency": 2}
-    return graph.invoke(None if resume else {"run_id": run_id}, config, durability="sync")
+    return run_graph(dgm, run_id, saver, resume=resume, max_concurrency=2)
 
 
 @pytest.fixture
@@ -145,12 +133,8 @@ def test_staged_evaluation_stops_below_the_threshold(tmp_path, saver):
     archive, _steps, run_id, dgm, _ = make_run(
         tmp_path,
         steps_cls=SkillSteps,
-        evaluation={
-            "evaluator": "word-sorting",
-            "options": {"n": 40},
-            "stages": [{"tasks": 2, "threshold": 0.5}, {"tasks": 4}],
-        },
-        budget={"generations": 0},
+        stages=[{"tasks": 2, "threshold": 0.5}, {"tasks": 4}],
+        generations=0,
     )
     invoke(dgm, run_id, saver)
     seed = archive.list_candidates(run_id)[0]
@@ -160,7 +144,7 @@ def test_staged_evaluation_stops_below_the_threshold(tmp_path, saver):
 
 
 def test_a_failed_diagnosis_is_recorded_and_the_run_goes_on(tmp_path, saver):
-    archive, steps, run_id, dgm, _ = make_run(tmp_path, budget={"generations": 1})
+    archive, steps, run_id, dgm, _ = make_run(tmp_path, generations=1)
     steps.fail_diagnosis = True
     invoke(dgm, run_id, saver)
     children = archive.list_candidates(run_id)[1:]
@@ -192,7 +176,7 @@ def test_a_crash_anywhere_resumes_with_nothing_lost_or_counted_twice(tmp_path, s
 def test_approve_pauses_each_child_until_the_user_answers(tmp_path, saver):
     from clade.orchestrator.dgm.launch import answer_interrupts
 
-    archive, _steps, run_id, dgm, _ = make_run(tmp_path, budget={"generations": 1})
+    archive, _steps, run_id, dgm, _ = make_run(tmp_path, generations=1)
     dgm.approve = True
     shown: list[dict] = []
 
@@ -235,7 +219,7 @@ def test_a_flagged_diff_is_rejected_before_evaluation_or_only_recorded(tmp_path,
         tmp_path,
         steps_cls=SkipsItsTests,
         review={"enabled": True, "reject": reject},
-        budget={"generations": 1},
+        generations=1,
     )
     invoke(dgm, run_id, saver)
     _seed, *children = archive.list_candidates(run_id)
@@ -252,7 +236,7 @@ def test_a_flagged_diff_is_rejected_before_evaluation_or_only_recorded(tmp_path,
 
 
 def test_without_the_review_setting_no_diff_is_reviewed(tmp_path, saver):
-    archive, steps, run_id, dgm, _ = make_run(tmp_path, budget={"generations": 1})
+    archive, steps, run_id, dgm, _ = make_run(tmp_path, generations=1)
     invoke(dgm, run_id, saver)
     assert steps.reviewed == []
     assert all(

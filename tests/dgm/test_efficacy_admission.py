@@ -6,7 +6,6 @@ The Wilson figures below were worked out by hand with z = 1.6449 (90%) and z = 1
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -22,12 +21,11 @@ from clade.orchestrator.dgm.admission import (
     wilson_bounds,
     z_value,
 )
-from clade.orchestrator.dgm.config import RunConfig
 from clade.orchestrator.dgm.diagnosis import Proposal
-from clade.orchestrator.dgm.graph import DGMRun, build_graph
 from clade.orchestrator.dgm.protocol import Modification
 from clade.orchestrator.evaluators.base import Score
 from clade.orchestrator.evaluators.generated import WordSorting
+from tests.inprocess_runs import archive_in, invoke, start_run, trees_in, word_sorting_config
 
 
 def test_z_values():
@@ -120,28 +118,16 @@ class LuckySteps:
     ("rule", "admitted"), [("mean", True), ("lower_bound", False)], ids=["mean", "lower_bound"]
 )
 def test_keep_better_with_the_bound_rejects_a_lucky_child(tmp_path, rule, admitted):
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
-    archive = Archive(f"sqlite:///{tmp_path / 'clade.db'}", tmp_path / "blobs")
-    config = RunConfig.model_validate(
-        {
-            "evaluation": {
-                "evaluator": "word-sorting",
-                "options": {"n": 60},
-                "stages": [{"tasks": 3, "threshold": 0.9}, {"tasks": 20}],
-            },
-            "selection": {"policy": "best", "children_per_generation": 1, "keep_better": True,
-                          "score": rule},
-            "budget": {"generations": 1},
-        }
+    archive = archive_in(tmp_path)
+    config = word_sorting_config(
+        [{"tasks": 3, "threshold": 0.9}, {"tasks": 20}],
+        n=60, children=1, generations=1, selection={"keep_better": True, "score": rule},
     )  # fmt: skip
-    (tmp_path / "trees").mkdir()
-    run = archive.create_run(name="t", config=config.model_dump(mode="json"))
-    dgm = DGMRun(archive, config, WordSorting(n=60), LuckySteps(archive, tmp_path / "trees"))
-    with sqlite3.connect(tmp_path / "cp.db", check_same_thread=False) as connection:
-        graph = build_graph(dgm, SqliteSaver(connection))
-        graph.invoke({"run_id": run.id}, {"configurable": {"thread_id": run.id}}, durability="sync")
-    seed, child = archive.list_candidates(run.id)
+    run_id, dgm = start_run(
+        archive, config, WordSorting(n=60), LuckySteps(archive, trees_in(tmp_path))
+    )
+    invoke(dgm, run_id, tmp_path / "cp.db")
+    seed, child = archive.list_candidates(run_id)
     assert seed.score == pytest.approx(0.5) and child.score == pytest.approx(2 / 3)
     assert len(archive.task_results(child.id, "word-sorting", "dev")) == 3  # stopped early
     record = archive.get_candidate(child.id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -10,9 +9,9 @@ import pytest
 
 from clade.archive.facade import Archive
 from clade.orchestrator.dgm.config import RunConfig
-from clade.orchestrator.dgm.graph import DGMRun, build_graph
 from clade.orchestrator.evaluators.base import Score
 from clade.orchestrator.evaluators.generated import WordSorting
+from tests.inprocess_runs import invoke, start_run, trees_in, word_sorting_config
 
 WORDS = WordSorting(n=40)
 
@@ -50,27 +49,16 @@ class CoinSteps:
 
 
 def _dgm(archive, tmp_path, attempts):
-    config = RunConfig.model_validate({
-        "evaluation": {"evaluator": "word-sorting", "options": {"n": 40},
-                       "stages": [{"tasks": 2}, {"tasks": 3}], "attempts": attempts},
-        "budget": {"generations": 0},
-    })  # fmt: skip
-    (tmp_path / "trees").mkdir(exist_ok=True)
-    steps = CoinSteps(archive, tmp_path / "trees")
-    run = archive.create_run(name="t", config=config.model_dump(mode="json"))
-    return run.id, steps, DGMRun(archive, config, WORDS, steps)
+    config = word_sorting_config(
+        [{"tasks": 2}, {"tasks": 3}], generations=0, evaluation={"attempts": attempts}
+    )
+    steps = CoinSteps(archive, trees_in(tmp_path))
+    run_id, dgm = start_run(archive, config, WORDS, steps)
+    return run_id, steps, dgm
 
 
 def _invoke(dgm, run_id, tmp_path, resume=False):
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
-    with sqlite3.connect(tmp_path / "cp.db", check_same_thread=False) as connection:
-        graph = build_graph(dgm, SqliteSaver(connection))
-        graph.invoke(
-            None if resume else {"run_id": run_id},
-            {"configurable": {"thread_id": run_id}},
-            durability="sync",
-        )
+    invoke(dgm, run_id, tmp_path / "cp.db", resume=resume)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ model calls and sandboxes carry the priorities and limits the run gives them."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import tempfile
 import uuid
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 
 from clade.archive.facade import Archive
 from clade.orchestrator.dgm.config import RunConfig
-from clade.orchestrator.dgm.graph import DGMRun, build_graph
+from clade.orchestrator.dgm.graph import DGMRun
 from clade.orchestrator.dgm.protocol import Modification
 from clade.orchestrator.dgm.sampling import ChildSampling, RoleSampling, child_seed, params, pick
 from clade.orchestrator.dgm.steps import MAKE_CHILD_PRIORITY, SandboxSteps
@@ -25,6 +24,7 @@ from clade.orchestrator.evaluators.runner import AgentLimits
 from clade.orchestrator.models import Gateway, MemorySink, ModelLayer, ModelsConfig, register_script
 from clade.orchestrator.models.scripted import script_calls
 from clade.sandbox import SandboxConfig
+from tests.inprocess_runs import archive_in, invoke, word_sorting_config
 
 PROPOSAL = {
     "mutation": "edit",
@@ -64,20 +64,8 @@ def test_two_children_of_one_parent_in_one_generation_get_different_prompts(tmp_
 
     name = f"children-{uuid.uuid4().hex[:6]}"
     model = register_script(name, diagnosis)
-    archive = Archive(f"sqlite:///{tmp_path / 'clade.db'}", tmp_path / "blobs")
-    config = RunConfig.model_validate(
-        {
-            "seed": 7,
-            "models": {"default": model},
-            "evaluation": {
-                "evaluator": "word-sorting",
-                "options": {"n": 40},
-                "stages": [{"tasks": 3}],
-            },
-            "selection": {"policy": "best", "children_per_generation": 2},
-            "budget": {"generations": 1},
-        }
-    )
+    archive = archive_in(tmp_path)
+    config = word_sorting_config([{"tasks": 3}], generations=1, seed=7, models={"default": model})
     layer = ModelLayer(config.models, sink=MemorySink())
     evaluator = WordSorting(n=40)
     run = archive.create_run(name="t", config=config.model_dump(mode="json"))
@@ -86,15 +74,7 @@ def test_two_children_of_one_parent_in_one_generation_get_different_prompts(tmp_
         AgentLimits(), 1, run_seed=config.seed, sampling=config.sampling,
     )  # fmt: skip
     steps.tmp = tmp_path
-    dgm = DGMRun(archive, config, evaluator, steps)
-    connection = sqlite3.connect(tmp_path / "checkpoints.db", check_same_thread=False)
-    try:
-        from langgraph.checkpoint.sqlite import SqliteSaver
-
-        graph = build_graph(dgm, SqliteSaver(connection))
-        graph.invoke({"run_id": run.id}, {"configurable": {"thread_id": run.id}}, durability="sync")
-    finally:
-        connection.close()
+    invoke(DGMRun(archive, config, evaluator, steps), run.id, tmp_path / "checkpoints.db")
 
     seed, *children = archive.list_candidates(run.id)
     assert [c.parent_id for c in children] == [seed.id, seed.id]  # one parent drawn twice

@@ -18,12 +18,11 @@ import pytest
 from clade import prompts
 from clade.archive.facade import Archive
 from clade.orchestrator.dgm import procedure as P
-from clade.orchestrator.dgm.config import RunConfig
 from clade.orchestrator.dgm.diagnosis import Proposal
-from clade.orchestrator.dgm.graph import DGMRun, build_graph
 from clade.orchestrator.dgm.protocol import Modification
 from clade.orchestrator.evaluators.base import Score
 from clade.orchestrator.evaluators.generated import WordSorting
+from tests.inprocess_runs import archive_in, invoke, start_run, trees_in, word_sorting_config
 
 TASKS = WordSorting(n=40).tasks("dev")
 EDITED = "MY PROCEDURE: {{ task }}\n{% for m in more_failures %}AND: {{ m.task }}\n{% endfor %}"
@@ -96,28 +95,19 @@ def saver(tmp_path):
 
 
 def _run(tmp_path, saver, editable: bool):
-    archive = Archive(f"sqlite:///{tmp_path / 'clade.db'}", tmp_path / "blobs")
-    config = RunConfig.model_validate(
-        {
-            "evaluation": {"evaluator": "word-sorting", "options": {"n": 40},
-                           "stages": [{"tasks": 4, "threshold": 0.0}]},
-            "selection": {"policy": "best", "children_per_generation": 2},
-            "budget": {"generations": 2},
-            "improvement": {"editable": editable},
-        }
-    )  # fmt: skip
-    (tmp_path / "trees").mkdir()
-    steps = ProcedureSteps(archive, tmp_path / "trees")
-    run = archive.create_run(name="t", config=config.model_dump(mode="json"))
-    dgm = DGMRun(archive, config, WordSorting(n=40), steps)
-    graph = build_graph(dgm, saver)
-    graph.invoke({"run_id": run.id}, {"configurable": {"thread_id": run.id}}, durability="sync")
+    archive = archive_in(tmp_path)
+    config = word_sorting_config(
+        [{"tasks": 4, "threshold": 0.0}], improvement={"editable": editable}
+    )
+    steps = ProcedureSteps(archive, trees_in(tmp_path))
+    run_id, dgm = start_run(archive, config, WordSorting(n=40), steps)
+    invoke(dgm, run_id, saver)
     return (
         archive,
         steps,
         {
             archive.get_candidate(r.id).meta.get("key"): archive.get_candidate(r.id)
-            for r in archive.list_candidates(run.id)
+            for r in archive.list_candidates(run_id)
         },
     )
 

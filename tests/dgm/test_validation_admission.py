@@ -13,14 +13,13 @@ from pathlib import Path
 import pytest
 
 from clade.archive.facade import Archive
-from clade.orchestrator.dgm.config import RunConfig
 from clade.orchestrator.dgm.diagnosis import Proposal
-from clade.orchestrator.dgm.graph import DGMRun, build_graph
 from clade.orchestrator.dgm.protocol import Modification
 from clade.orchestrator.dgm.validation import validation_tasks
 from clade.orchestrator.evaluators.base import Score
 from clade.orchestrator.evaluators.generated import WordSorting
 from clade.orchestrator.judges.review import review_diff
+from tests.inprocess_runs import archive_in, invoke, start_run, trees_in, word_sorting_config
 
 
 class SkillSteps:
@@ -64,29 +63,15 @@ class SkillSteps:
 
 
 def run(tmp_path: Path, learn: str):
-    import sqlite3 as _sqlite
-
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
-    archive = Archive(f"sqlite:///{tmp_path / 'clade.db'}", tmp_path / "blobs")
-    config = RunConfig.model_validate(
-        {
-            "evaluation": {"evaluator": "word-sorting", "options": {"n": 60},
-                           "stages": [{"tasks": 6}]},
-            "selection": {"policy": "best", "children_per_generation": 1, "admit": "validation",
-                          "validation_tasks": 12},
-            "budget": {"generations": 1},
-        }
+    archive = archive_in(tmp_path)
+    config = word_sorting_config(
+        [{"tasks": 6}], n=60, children=1, generations=1,
+        selection={"admit": "validation", "validation_tasks": 12},
     )  # fmt: skip
-    (tmp_path / "trees").mkdir()
-    steps = SkillSteps(archive, tmp_path / "trees", learn)
-    run_id = archive.create_run(name="t", config=config.model_dump(mode="json")).id
+    steps = SkillSteps(archive, trees_in(tmp_path), learn)
     evaluator = WordSorting(n=60)
-    dgm = DGMRun(archive, config, evaluator, steps)
-    connection = _sqlite.connect(tmp_path / "checkpoints.db", check_same_thread=False)
-    graph = build_graph(dgm, SqliteSaver(connection))
-    graph.invoke({"run_id": run_id}, {"configurable": {"thread_id": run_id}}, durability="sync")
-    connection.close()
+    run_id, dgm = start_run(archive, config, evaluator, steps)
+    invoke(dgm, run_id, tmp_path / "checkpoints.db")
     return archive, run_id, steps, validation_tasks(evaluator, config)
 
 

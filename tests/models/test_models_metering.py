@@ -99,3 +99,26 @@ def test_api_model_cost_comes_from_litellm_price_map(fault_server, monkeypatch):
 def test_call_record_rejects_unknown_fields():
     with pytest.raises(ValueError):
         CallRecord.model_validate({"role": "agent", "model": "m", "surprise": 1})
+
+
+def test_the_archive_records_exactly_the_fields_of_a_call_record(tmp_path):
+    """ArchiveSink passes CallRecord's fields as keywords to the archive's record_model_call,
+    whose signature the CallRecorder protocol does not repeat: the two must name the same
+    fields, and a recorded call reads back as it was metered."""
+    import inspect
+
+    from clade.archive.facade import Archive
+    from clade.orchestrator.models.metering import ArchiveSink
+
+    archive = Archive(f"sqlite:///{tmp_path / 'clade.db'}", tmp_path / "blobs")
+    parameters = list(inspect.signature(archive.record_model_call).parameters)
+    assert parameters == list(CallRecord.model_fields)
+    run = archive.create_run(name="t", config={})
+    record = CallRecord(run_id=run.id, role="expert", model="m", prompt_tokens=3,
+                        completion_tokens=2, cost_usd=0.5, latency_s=0.25, cached=True)  # fmt: skip
+    ArchiveSink(archive)(record)
+    (usage,) = archive.call_usage(run_id=run.id)
+    assert (usage.role, usage.model, usage.calls, usage.prompt_tokens, usage.cost_usd) == (
+        "expert", "m", 1, 3, 0.5,
+    )  # fmt: skip
+    archive.close()
