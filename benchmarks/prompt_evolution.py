@@ -5,7 +5,8 @@
    apart) in a fresh CLADE_HOME, every role on the same model.
 2. The run's best admitted set (by its dev score) and the seed set answer the same
    held-out test tasks with the same conductor settings, recorded under the test split.
-3. The paired gain and its 95% bootstrap interval over those tasks.
+3. The paired gain and its 95% bootstrap interval over those tasks, and the one-sided sign
+   test of the tasks the best set won against those it lost.
 
 The defaults fit a 2-core machine in about 30 minutes on the embedded SmolLM2-135M: a
 one-round structured conductor (its only turn is a JSON final answer, so every item is
@@ -15,6 +16,12 @@ one call), sorting one to three one-syllable words, 10 dev tasks per stage, 20 v
     .venv/bin/python benchmarks/prompt_evolution.py [--model smollm2-135m] [--test-tasks 100]
         [--generations 3] [--children 2] [--stage-tasks 10] [--validation-tasks 20]
         [--evaluator word-sorting] [--fields meta question last_round] [--quick]
+
+``--family judge`` evolves a learning judge's meta-prompt M instead (``prompt_set.family:
+judge``, docs/PROMPT_SETS.md): the tasks are the shipped gold pairs (evaluator ``judge-gold``,
+split by question), a task scores the share of its two verdicts (both orders) that are right,
+so the figures are gold agreement; the defaults become 8 dev tasks per stage, 12 validation
+tasks and every test pair (35).
 
 Prints the run's events, then seed and best side by side on dev, validation and test, and
 the best set's diff; ends with one JSON line.
@@ -44,6 +51,13 @@ def run_config(args: argparse.Namespace) -> dict[str, Any]:
     options = {"n_threads": args.threads} if args.model == "smollm2-135m" else {}
     spec = {"model": args.model, "temperature": 0.0, "max_tokens": args.max_tokens,
             "engine_options": options}  # fmt: skip
+    if args.family == "judge":  # the judge's calls set their own max_tokens (LWEConfig)
+        spec.pop("max_tokens")
+        evaluation = {"evaluator": "judge-gold", "options": {}}
+        family = {"family": "judge", "judge_method": args.judge_method, "failures": 3}
+    else:
+        evaluation = {"evaluator": args.evaluator, "options": LEVELS.get(args.evaluator, {})}
+        family = {"fields": args.fields, "rounds": args.rounds, "structured": "on", "failures": 3}
     return {
         "name": "prompt-evolution",
         "kind": "prompt_set",
@@ -53,11 +67,7 @@ def run_config(args: argparse.Namespace) -> dict[str, Any]:
             # The mutate role writes whole templates: more tokens, and it samples.
             "roles": {"mutate": {**spec, "max_tokens": args.mutate_tokens, "temperature": 0.7}},
         },
-        "evaluation": {
-            "evaluator": args.evaluator,
-            "options": LEVELS.get(args.evaluator, {}),
-            "stages": [{"tasks": args.stage_tasks}],
-        },
+        "evaluation": {**evaluation, "stages": [{"tasks": args.stage_tasks}]},
         "selection": {
             "policy": "best",
             "children_per_generation": args.children,
@@ -65,12 +75,7 @@ def run_config(args: argparse.Namespace) -> dict[str, Any]:
             "validation_tasks": args.validation_tasks,
             "confidence": 0.9,
         },
-        "prompt_set": {
-            "fields": args.fields,
-            "rounds": args.rounds,
-            "structured": "on",
-            "failures": 3,
-        },
+        "prompt_set": family,
         "budget": {"generations": args.generations},
         "parallelism": 2,
     }
@@ -88,11 +93,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--evaluator", default="word-sorting", choices=sorted(LEVELS))
-    parser.add_argument("--test-tasks", type=int, default=100)
+    parser.add_argument(
+        "--family",
+        choices=("conductor", "judge"),
+        default="conductor",
+        help="What evolves: the conductor's prompt set, or a judge's M.",
+    )
+    parser.add_argument(
+        "--judge-method",
+        choices=("lwe", "selective"),
+        default="lwe",
+        help="The frozen judge of --family judge.",
+    )
+    parser.add_argument(
+        "--test-tasks",
+        type=int,
+        default=None,
+        help="Held-out tasks (default 100; every test pair for a judge).",
+    )
     parser.add_argument("--generations", type=int, default=3)
     parser.add_argument("--children", type=int, default=2)
-    parser.add_argument("--stage-tasks", type=int, default=10)
-    parser.add_argument("--validation-tasks", type=int, default=20)
+    parser.add_argument("--stage-tasks", type=int, default=None, help="Default 10 (judge 8).")
+    parser.add_argument("--validation-tasks", type=int, default=None, help="Default 20 (judge 12).")
     parser.add_argument("--rounds", type=int, default=1, help="Conductor turns per item.")
     parser.add_argument("--max-tokens", type=int, default=48, help="Tokens per conductor call.")
     parser.add_argument("--mutate-tokens", type=int, default=320, help="Tokens per mutate call.")
@@ -101,6 +123,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quick", action="store_true", help="A few tasks: mechanics only.")
     parser.add_argument("--home", type=Path, default=None, help="CLADE_HOME (default: a temp dir).")
     args = parser.parse_args(argv)
+    judge = args.family == "judge"
+    if args.test_tasks is None:
+        args.test_tasks = 10_000 if judge else 100  # a judge: every test pair
+    if args.stage_tasks is None:
+        args.stage_tasks = 8 if judge else 10
+    if args.validation_tasks is None:
+        args.validation_tasks = 12 if judge else 20
     if args.quick:
         args.test_tasks, args.generations, args.children = 6, 1, 1
         args.stage_tasks, args.validation_tasks = 3, 4
@@ -111,7 +140,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     settings.cache_clear()
     from clade.orchestrator.dgm.config import RunConfig
-    from clade.orchestrator.dgm.heldout import best_candidate, paired_bootstrap, score_on_split
+    from clade.orchestrator.dgm.heldout import (
+        best_candidate,
+        paired_bootstrap,
+        score_on_split,
+        sign_test,
+    )
     from clade.orchestrator.dgm.launch import create_run, execute
     from clade.orchestrator.dgm.validation import VALIDATION, validation_tasks
     from clade.orchestrator.evaluators.registry import load_evaluator
@@ -160,6 +194,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(archive.diff(seed.id, best.id)[:3000])
     load_after = os.getloadavg()[0]
     return {
+        "family": args.family,
         "evaluator": evaluator.name,
         "model": args.model,
         "test_tasks": len(tasks),
@@ -168,6 +203,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "gain": round(mean(best_test) - mean(seed_test), 4),
         "ci_low": round(low, 4),
         "ci_high": round(high, 4),
+        "sign_p": round(sign_test(seed_test, best_test), 4),
         "best": best.meta.get("key"),
         "candidates": len(rows),
         "admitted": sum(r.status == "admitted" for r in rows),
