@@ -89,6 +89,14 @@ def mean(scores: list[float]) -> float:
     return sum(scores) / len(scores) if scores else 0.0
 
 
+def measured(scores: list[float]) -> float | None:
+    return round(mean(scores), 4) if scores else None
+
+
+def shown(value: float | None) -> str:
+    return f"{value:6.3f}" if value is not None else f"{'-':>6}"
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m")
@@ -172,20 +180,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     best_test = score_on_split(archive, steps, evaluator, best, tasks)
     low, high = paired_bootstrap(seed_test, best_test)
     val = validation_tasks(evaluator, config)
-    figures: dict[str, tuple[float, float]] = {}
+    # None: not measured on that split (validation runs only when a child reaches it).
+    figures: dict[str, tuple[float | None, float | None]] = {}
     for split in ("dev", VALIDATION):
         done = [
             [r.score for r in archive.attempt_rows(run_id, evaluator.name, split)
              if r.candidate_id == c.id]
             for c in (seed, best)
         ]  # fmt: skip
-        figures[split] = (mean(done[0]), mean(done[1]))
+        figures[split] = (measured(done[0]), measured(done[1]))
     figures["test"] = (mean(seed_test), mean(best_test))
     print(f"\n{'split':>6}  {'seed':>6}  {'best':>6}   (best: {best.meta.get('key')}, "
           f"{len(rows)} candidates, {sum(r.status == 'admitted' for r in rows)} admitted; "
           f"validation on {len(val)} tasks)")  # fmt: skip
     for split, (before, after) in figures.items():
-        print(f"{split:>6}  {before:6.3f}  {after:6.3f}")
+        print(f"{split:>6}  {shown(before)}  {shown(after)}")
     for r in rows[1:]:
         why = archive.get_candidate(r.id).rejection_reason
         print(f"  {archive.get_candidate(r.id).meta.get('key')}: {r.status}"
@@ -207,10 +216,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "best": best.meta.get("key"),
         "candidates": len(rows),
         "admitted": sum(r.status == "admitted" for r in rows),
-        "seed_dev": round(figures["dev"][0], 4),
-        "best_dev": round(figures["dev"][1], 4),
-        "seed_val": round(figures[VALIDATION][0], 4),
-        "best_val": round(figures[VALIDATION][1], 4),
+        "seed_dev": figures["dev"][0],
+        "best_dev": figures["dev"][1],
+        "seed_val": figures[VALIDATION][0],
+        "best_val": figures[VALIDATION][1],
         "evolve_s": round(evolved_s),
         "total_s": round(time.perf_counter() - started),
         "load": [round(load_before, 2), round(load_after, 2)],
