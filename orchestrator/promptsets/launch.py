@@ -25,8 +25,13 @@ if TYPE_CHECKING:
 StepsFactory = Callable[["Archive", str, "RunConfig", Any], "Steps"]
 
 
-def check_prompt_set_config(config: RunConfig) -> None:
-    """Refuse options that mean nothing for prompt sets, with one line."""
+def check_prompt_set_config(config: RunConfig, *, saved: bool = False) -> None:
+    """Refuse options that mean nothing for prompt sets, with one line.
+
+    An option of the other family counts as given when the user wrote it (the config's YAML
+    and ``--set``), even at its default value. ``saved``: ``config`` is a run's stored
+    config, which holds every field; an option then counts only when it is not its default
+    (the exact check ran when the run was created)."""
     if config.kind != "prompt_set":
         return
     if config.experience.children:
@@ -36,11 +41,14 @@ def check_prompt_set_config(config: RunConfig) -> None:
             hint="set experience.children to 0 for kind: prompt_set",
         )
     options = config.prompt_set
-    # A saved config holds every field, so an option counts as given when it is not the default.
-    given = {
-        name for name, info in type(options).model_fields.items()
-        if getattr(options, name) != info.get_default(call_default_factory=True)
-    }  # fmt: skip
+    given = (
+        {
+            name for name, info in type(options).model_fields.items()
+            if getattr(options, name) != info.get_default(call_default_factory=True)
+        }
+        if saved
+        else options.model_fields_set
+    )  # fmt: skip
     if options.family == "judge":
         conductor_only = sorted({"fields", "rounds", "max_tokens", "structured", "python"} & given)
         if conductor_only:
@@ -67,7 +75,7 @@ def promptset_steps(archive: Archive, run_id: str, config: RunConfig, evaluator:
     from clade.orchestrator.models.metering import ArchiveSink, Budget
     from clade.orchestrator.models.routing import size_slots
 
-    check_prompt_set_config(config)
+    check_prompt_set_config(config, saved=True)
     # Each child solves its tasks `parallelism` at a time; the mutate role may add one more.
     models = size_slots(config.models, config.parallelism * config.parallelism + 1)
     layer = ModelLayer(models, sink=ArchiveSink(archive), run_id=run_id)

@@ -236,6 +236,7 @@ def test_the_gold_evaluator_splits_by_question_and_scores_a_letter():
     ("overrides", "message"),
     [(["evaluation.evaluator=word-sorting"], "evaluator word-sorting has none"),
      (["prompt_set.rounds=5"], "prompt_set.rounds: a conductor option"),
+     (["prompt_set.rounds=3"], "prompt_set.rounds: a conductor option"),  # its default
      (["prompt_set.family=conductor", "prompt_set.judge_method=selective"],
       "prompt_set.judge_method: an option of the judge family")],
 )  # fmt: skip
