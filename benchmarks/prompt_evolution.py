@@ -132,8 +132,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--home", type=Path, default=None, help="CLADE_HOME (default: a temp dir).")
     args = parser.parse_args(argv)
     judge = args.family == "judge"
-    if args.test_tasks is None:
-        args.test_tasks = 10_000 if judge else 100  # a judge: every test pair
+    if args.test_tasks is None and not judge:  # None: every test task (a judge's 35 pairs)
+        args.test_tasks = 100
     if args.stage_tasks is None:
         args.stage_tasks = 8 if judge else 10
     if args.validation_tasks is None:

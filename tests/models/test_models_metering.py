@@ -107,10 +107,10 @@ def test_the_archive_records_exactly_the_fields_of_a_call_record(tmp_path):
     fields, and a recorded call reads back as it was metered."""
     import inspect
 
-    from clade.archive.facade import Archive
     from clade.orchestrator.models.metering import ArchiveSink
+    from tests.inprocess_runs import archive_in
 
-    archive = Archive(f"sqlite:///{tmp_path / 'clade.db'}", tmp_path / "blobs")
+    archive = archive_in(tmp_path)
     parameters = list(inspect.signature(archive.record_model_call).parameters)
     assert parameters == list(CallRecord.model_fields)
     run = archive.create_run(name="t", config={})
